@@ -1,0 +1,445 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/riskledger/riskledger/domain"
+)
+
+// StreamState is a stream's current version and the position of its last event.
+type StreamState struct {
+	Version int64
+	Last    int64
+}
+
+// Row is an event as a backend writes it, with the position of the previous
+// event of the same stream (0 for a stream's first event).
+type Row struct {
+	Event
+	PrevInStream int64
+}
+
+// Backend is what a store implementation gives the Committer: a way to open
+// one write transaction per batch.
+type Backend interface {
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Tx is one batch's write transaction.
+type Tx interface {
+	// Head returns the ledger head and locks it, so that no other writer in
+	// any process can append until Commit or Rollback. This lock is what
+	// makes commit order equal position order.
+	Head(ctx context.Context) (Head, error)
+	// Streams returns the state of each named stream that has events.
+	Streams(ctx context.Context, names []string) (map[string]StreamState, error)
+	// Lookup returns the stored events with the given IDs.
+	Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Event, error)
+	// Write stores rows (in position order), the new states of the streams
+	// they touch, and the new head.
+	Write(ctx context.Context, rows []Row, streams map[string]StreamState, head Head) error
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// CommitterConfig tunes group commit.
+type CommitterConfig struct {
+	// MaxBatchEvents caps the events written in one transaction.
+	MaxBatchEvents int
+	// MaxBatchBytes caps the payload bytes written in one transaction.
+	MaxBatchBytes int
+	// Now is the ledger's clock (recorded_at).
+	Now func() time.Time
+	// Committed, if set, is called after each commit with the new head
+	// position (stores use it to wake subscribers).
+	Committed func(position int64)
+}
+
+func (c *CommitterConfig) setDefaults() {
+	if c.MaxBatchEvents <= 0 {
+		c.MaxBatchEvents = 5000
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 16 << 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Committer implements Append for a Backend with group commit: appends from
+// many goroutines queue up while a transaction commits, and the next
+// transaction takes all of them at once (one fsync for the lot). Every call
+// is still decided on its own: it gets its own events, its own conflict or
+// its own validation error, and a call that fails leaves nothing behind.
+type Committer struct {
+	backend Backend
+	cfg     CommitterConfig
+
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	queue  chan *request
+	quit   chan struct{}
+	exited chan struct{}
+
+	// Owned by the loop goroutine: stream states known to be current while
+	// the ledger head is still cacheHead (no other process wrote since).
+	cache     map[string]StreamState
+	cacheHead int64
+}
+
+type request struct {
+	ctx     context.Context
+	appends []StreamAppend
+	events  int
+	bytes   int
+	done    chan result
+}
+
+type result struct {
+	events []Event
+	err    error
+}
+
+// NewCommitter starts the commit loop; Close stops it.
+func NewCommitter(b Backend, cfg CommitterConfig) *Committer {
+	cfg.setDefaults()
+	c := &Committer{
+		backend:   b,
+		cfg:       cfg,
+		queue:     make(chan *request, 1024),
+		quit:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		cacheHead: -1,
+	}
+	go c.loop()
+	return c
+}
+
+// Append validates and queues the call, then waits for its own result.
+func (c *Committer) Append(ctx context.Context, appends ...StreamAppend) ([]Event, error) {
+	norm, err := normalize(appends)
+	if err != nil {
+		return nil, err
+	}
+	req := &request{ctx: ctx, appends: norm, done: make(chan result, 1)}
+	for _, a := range norm {
+		req.events += len(a.Events)
+		for _, e := range a.Events {
+			req.bytes += len(e.Payload) + len(e.Metadata)
+		}
+	}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case c.queue <- req:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	c.mu.RUnlock()
+	select {
+	case r := <-req.done:
+		return r.events, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close commits what is queued and stops the loop.
+func (c *Committer) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		<-c.exited
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.quit)
+	<-c.exited
+}
+
+func (c *Committer) loop() {
+	defer close(c.exited)
+	for {
+		var first *request
+		select {
+		case first = <-c.queue:
+		case <-c.quit:
+			for {
+				select {
+				case r := <-c.queue:
+					c.commit([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*request{first}
+		n, size := first.events, first.bytes
+	fill:
+		for n < c.cfg.MaxBatchEvents && size < c.cfg.MaxBatchBytes {
+			select {
+			case r := <-c.queue:
+				batch = append(batch, r)
+				n += r.events
+				size += r.bytes
+			default:
+				break fill
+			}
+		}
+		c.commit(batch)
+	}
+}
+
+// batchState is the ledger as the batch being decided sees it.
+type batchState struct {
+	head     Head
+	streams  map[string]StreamState // changed by this batch
+	fetched  map[string]StreamState // read from the cache or the database
+	existing map[uuid.UUID]Event    // stored events with caller-supplied ids
+	added    map[uuid.UUID]*Event   // events of this batch with caller-supplied ids
+	rows     []Row
+	now      time.Time
+}
+
+func (b *batchState) stream(name string) StreamState {
+	if s, ok := b.streams[name]; ok {
+		return s
+	}
+	return b.fetched[name]
+}
+
+func (b *batchState) stored(id uuid.UUID) (*Event, bool) {
+	if e, ok := b.added[id]; ok {
+		return e, true
+	}
+	if e, ok := b.existing[id]; ok {
+		return &e, true
+	}
+	return nil, false
+}
+
+func (c *Committer) commit(batch []*request) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- result{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	results, head, err := c.write(live)
+	if err != nil {
+		c.cacheHead = -1 // the database's state is unknown now
+		for _, r := range live {
+			r.done <- result{err: err}
+		}
+		return
+	}
+	for i, r := range live {
+		r.done <- results[i]
+	}
+	if c.cfg.Committed != nil {
+		c.cfg.Committed(head)
+	}
+}
+
+// write decides every request of the batch against one locked view of the
+// ledger and commits the accepted ones in one transaction. It returns each
+// request's result, or an error that applies to all of them.
+func (c *Committer) write(reqs []*request) ([]result, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tx, err := c.backend.Begin(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("begin append: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	head, err := tx.Head(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("lock head: %w", err)
+	}
+	if head.Position != c.cacheHead || len(c.cache) > 1<<20 {
+		c.cache = make(map[string]StreamState)
+	}
+	st := &batchState{
+		head:     head,
+		streams:  make(map[string]StreamState),
+		fetched:  make(map[string]StreamState),
+		existing: map[uuid.UUID]Event{},
+		added:    make(map[uuid.UUID]*Event),
+		now:      c.cfg.Now().UTC().Truncate(time.Microsecond),
+	}
+	if st.now.Before(head.RecordedAt) {
+		st.now = head.RecordedAt // recorded_at never goes backwards, whatever the clock does
+	}
+	var missing []string
+	var ids []uuid.UUID
+	for _, r := range reqs {
+		for _, a := range r.appends {
+			if s, ok := c.cache[a.Stream]; ok {
+				st.fetched[a.Stream] = s
+			} else {
+				missing = append(missing, a.Stream)
+			}
+			for _, e := range a.Events {
+				if e.ID != uuid.Nil {
+					ids = append(ids, e.ID)
+				}
+			}
+		}
+	}
+	if len(missing) > 0 {
+		got, err := tx.Streams(ctx, missing)
+		if err != nil {
+			return nil, 0, fmt.Errorf("read stream versions: %w", err)
+		}
+		for _, name := range missing {
+			st.fetched[name] = got[name] // zero state for new streams
+		}
+	}
+	if len(ids) > 0 {
+		if st.existing, err = tx.Lookup(ctx, ids); err != nil {
+			return nil, 0, fmt.Errorf("look up event ids: %w", err)
+		}
+	}
+
+	results := make([]result, len(reqs))
+	for i, r := range reqs {
+		results[i] = st.decide(r.appends)
+	}
+	if len(st.rows) > 0 {
+		if err := tx.Write(ctx, st.rows, st.streams, st.head); err != nil {
+			return nil, 0, fmt.Errorf("write %d events: %w", len(st.rows), err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, 0, fmt.Errorf("commit %d events: %w", len(st.rows), err)
+		}
+	}
+	for name, s := range st.fetched {
+		c.cache[name] = s
+	}
+	for name, s := range st.streams {
+		c.cache[name] = s
+	}
+	c.cacheHead = st.head.Position
+	return results, st.head.Position, nil
+}
+
+// decide applies one call to the batch state, or leaves it untouched and
+// returns the call's error.
+func (b *batchState) decide(appends []StreamAppend) result {
+	if r, done := b.retried(appends); done {
+		return r
+	}
+	for _, a := range appends {
+		if cur := b.stream(a.Stream); !a.Expected.admits(cur.Version) {
+			return result{err: &ConflictError{Stream: a.Stream, Expected: a.Expected, Current: cur.Version}}
+		}
+	}
+	pos, prev, rec := b.head.Position, b.head.Hash, b.head.RecordedAt
+	var rows []Row
+	touched := make(map[string]StreamState, len(appends))
+	for _, a := range appends {
+		s := b.stream(a.Stream)
+		for _, n := range a.Events {
+			recorded := b.now
+			if !n.RecordedAt.IsZero() {
+				if n.RecordedAt.Before(rec) || n.RecordedAt.After(b.now) {
+					return result{err: domain.Errorf(domain.Invalid,
+						"recorded_at %s must be at or after the ledger head's (%s) and not in the future",
+						n.RecordedAt.Format(time.RFC3339Nano), rec.Format(time.RFC3339Nano))}
+				}
+				recorded = n.RecordedAt
+			}
+			id := n.ID
+			if id == uuid.Nil {
+				var err error
+				if id, err = uuid.NewV7(); err != nil {
+					return result{err: fmt.Errorf("new event id: %w", err)}
+				}
+			}
+			occurred := n.OccurredAt
+			if occurred.IsZero() {
+				occurred = recorded
+			}
+			pos++
+			s.Version++
+			row := Row{PrevInStream: s.Last, Event: Event{
+				Position: pos, ID: id, Stream: a.Stream, StreamVersion: s.Version,
+				Type: n.Type, SchemaVersion: n.SchemaVersion,
+				OccurredAt: occurred, RecordedAt: recorded, Actor: n.Actor,
+				CausationID: n.CausationID, CorrelationID: n.CorrelationID,
+				Payload: n.Payload, Metadata: n.Metadata, PrevHash: prev,
+			}}
+			row.Hash = ComputeHash(prev, &row.Event)
+			prev, rec, s.Last = row.Hash, recorded, pos
+			rows = append(rows, row)
+		}
+		touched[a.Stream] = s
+	}
+	// Accepted: publish the call's effects to the batch.
+	out := make([]Event, len(rows))
+	start := len(b.rows)
+	b.rows = append(b.rows, rows...)
+	for i := range rows {
+		e := &b.rows[start+i].Event
+		out[i] = *e
+		b.added[e.ID] = e
+	}
+	for name, s := range touched {
+		b.streams[name] = s
+	}
+	b.head = Head{Position: pos, Hash: prev, RecordedAt: rec}
+	return result{events: out}
+}
+
+// retried recognises a repeated call: every event id already stored with the
+// same content. It reports done with the stored events, or with a conflict
+// when ids are reused with other content or only some of them are stored.
+func (b *batchState) retried(appends []StreamAppend) (result, bool) {
+	var found, total int
+	var stored []Event
+	for _, a := range appends {
+		for i := range a.Events {
+			n := &a.Events[i]
+			total++
+			if n.ID == uuid.Nil {
+				continue
+			}
+			e, ok := b.stored(n.ID)
+			if !ok {
+				continue
+			}
+			if !sameContent(e, a.Stream, n) {
+				return result{err: domain.Errorf(domain.Conflict,
+					"event id %s is already in the ledger with other content (at position %d); use a new id for a new event", n.ID, e.Position)}, true
+			}
+			found++
+			stored = append(stored, *e)
+		}
+	}
+	switch {
+	case found == 0:
+		return result{}, false
+	case found < total:
+		return result{err: domain.Errorf(domain.Conflict,
+			"%d of the %d events of this append are already in the ledger from another append; resend that append unchanged or use new ids", found, total)}, true
+	}
+	sort.Slice(stored, func(i, j int) bool { return stored[i].Position < stored[j].Position })
+	return result{events: stored}, true
+}

@@ -1,0 +1,400 @@
+// Package sqlite is the embedded ledger: one SQLite file in the data
+// directory, written through the eventstore.Committer's group commit.
+//
+// Layout for fast appends: events are keyed by position (SQLite's rowid), so
+// every insert lands at the end of the table, and the id index is fed
+// time-ordered UUIDv7s. There is no (stream, version) index, whose random
+// inserts would dirty a page per event; instead each event points at the
+// previous event of its stream, a small streams table holds each stream's
+// version and last position, and ReadStream walks that chain.
+//
+// Durability: WAL journal with synchronous=FULL, so a commit is on disk
+// before Append returns; one fsync per batch.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+)
+
+// FileName is the ledger's file inside the data directory.
+const FileName = "ledger.db"
+
+// applicationID marks a SQLite file as a riskledger ledger ("RLDG").
+const applicationID = 0x524c4447
+
+// schemaVersion is the ledger file's layout version (PRAGMA user_version).
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE events (
+	position       INTEGER PRIMARY KEY,
+	id             BLOB NOT NULL,
+	stream         TEXT NOT NULL,
+	stream_version INTEGER NOT NULL,
+	prev_in_stream INTEGER NOT NULL,
+	type           TEXT NOT NULL,
+	schema_version INTEGER NOT NULL,
+	occurred_at    INTEGER NOT NULL, -- microseconds since 1970, UTC
+	recorded_at    INTEGER NOT NULL,
+	actor          TEXT NOT NULL,
+	causation_id   BLOB,
+	correlation_id BLOB,
+	payload        TEXT NOT NULL,
+	metadata       TEXT NOT NULL,
+	prev_hash      BLOB NOT NULL,
+	hash           BLOB NOT NULL
+);
+CREATE UNIQUE INDEX events_id ON events (id);
+CREATE TABLE streams (
+	name          TEXT PRIMARY KEY,
+	version       INTEGER NOT NULL,
+	last_position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE head (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	position    INTEGER NOT NULL,
+	hash        BLOB NOT NULL,
+	recorded_at INTEGER NOT NULL
+);
+INSERT INTO head VALUES (1, 0, zeroblob(32), 0);
+`
+
+const eventColumns = `position, id, stream, stream_version, type, schema_version, occurred_at, recorded_at,
+	actor, causation_id, correlation_id, payload, metadata, prev_hash, hash`
+
+// Config tunes the embedded store.
+type Config struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// Now is the ledger clock; time.Now when nil.
+	Now func() time.Time
+	// Synchronous is SQLite's synchronous setting: FULL (the default) or NORMAL.
+	Synchronous string
+}
+
+// Store is the embedded ledger.
+type Store struct {
+	writer    *sql.DB
+	reader    *sql.DB
+	committer *eventstore.Committer
+	notifier  *eventstore.Notifier
+	insertN   *sql.Stmt // insertChunk rows at once
+	upsertN   *sql.Stmt
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open opens or creates the ledger in cfg.Dir. A path that is a file, or a
+// ledger file that is not SQLite or belongs to another application, is an
+// Invalid error that says so.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Synchronous == "" {
+		cfg.Synchronous = "FULL"
+	}
+	if cfg.Synchronous != "FULL" && cfg.Synchronous != "NORMAL" {
+		return nil, domain.Errorf(domain.Invalid, "synchronous must be FULL or NORMAL, not %q", cfg.Synchronous)
+	}
+	if fi, err := os.Stat(cfg.Dir); err == nil && !fi.IsDir() {
+		return nil, domain.Errorf(domain.Invalid, "data directory %s is a file; give a directory (it is created if missing)", cfg.Dir)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, domain.Errorf(domain.Unavailable, "cannot create data directory %s: %v", cfg.Dir, err)
+	}
+	path := filepath.Join(cfg.Dir, FileName)
+	if err := checkHeader(path); err != nil {
+		return nil, err
+	}
+	s := &Store{notifier: eventstore.NewNotifier()}
+	var err error
+	if s.writer, err = openDB(path, cfg.Synchronous, 1, false); err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, path); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
+	if s.reader, err = openDB(path, cfg.Synchronous, 4, true); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.notifier.Advance(head.Position)
+	s.committer = eventstore.NewCommitter(backend{s}, eventstore.CommitterConfig{
+		Now:       cfg.Now,
+		Committed: s.notifier.Advance,
+	})
+	return s, nil
+}
+
+// checkHeader rejects an existing file that is not an SQLite database before
+// the driver touches it (and, in WAL mode, writes beside it).
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return domain.Errorf(domain.Unavailable, "cannot open ledger file %s: %v", path, err)
+	}
+	defer f.Close()
+	var hdr [16]byte
+	n, _ := f.Read(hdr[:])
+	if n == 0 {
+		return nil // an empty file becomes a new ledger
+	}
+	if string(hdr[:n]) != "SQLite format 3\x00" {
+		return domain.Errorf(domain.Invalid, "%s is not a riskledger ledger: it is not an SQLite database", path)
+	}
+	return nil
+}
+
+func openDB(path, synchronous string, conns int, readOnly bool) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
+	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, domain.Errorf(domain.Invalid, "%s is not a usable riskledger ledger: %v", path, err)
+	}
+	return db, nil
+}
+
+func (s *Store) migrate(ctx context.Context, path string) error {
+	var appID, version, tables int
+	err := s.writer.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id),
+		(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)`).Scan(&appID, &version, &tables)
+	if err != nil {
+		return domain.Errorf(domain.Invalid, "%s is not a usable riskledger ledger: %v", path, err)
+	}
+	switch {
+	case appID == applicationID && version == schemaVersion:
+		return nil
+	case appID == applicationID && version > schemaVersion:
+		return domain.Errorf(domain.Invalid, "%s was written by a newer riskledger (layout %d; this one reads %d)", path, version, schemaVersion)
+	case appID != 0 || tables > 0:
+		return domain.Errorf(domain.Invalid, "%s is an SQLite database of another application, not a riskledger ledger", path)
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create ledger: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("create ledger schema: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, schemaVersion)); err != nil {
+		return fmt.Errorf("mark ledger: %w", err)
+	}
+	return tx.Commit()
+}
+
+// insertChunk is how many rows one INSERT statement carries (16 parameters
+// each, within SQLite's limit of 32766).
+const insertChunk = 64
+
+func insertSQL(n int) string {
+	return `INSERT INTO events (` + eventColumns + `, prev_in_stream) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",")
+}
+
+func upsertSQL(n int) string {
+	return `INSERT INTO streams (name, version, last_position) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?,?,?),", n), ",") +
+		` ON CONFLICT (name) DO UPDATE SET version = excluded.version, last_position = excluded.last_position`
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	if s.insertN, err = s.writer.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	if s.upsertN, err = s.writer.PrepareContext(ctx, upsertSQL(insertChunk)); err != nil {
+		return fmt.Errorf("prepare upsert: %w", err)
+	}
+	return nil
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) ([]eventstore.Event, error) {
+	return s.committer.Append(ctx, appends...)
+}
+
+// ReadStream implements eventstore.Store by walking the stream's chain of
+// previous-event pointers back from its last event.
+func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]eventstore.Event, error) {
+	rows, err := s.reader.QueryContext(ctx, `
+		WITH RECURSIVE chain(p, v) AS (
+			SELECT last_position, version FROM streams WHERE name = ?1 AND version > ?2
+			UNION ALL
+			SELECT e.prev_in_stream, e.stream_version - 1 FROM events e JOIN chain c ON e.position = c.p
+			WHERE e.prev_in_stream > 0 AND e.stream_version - 1 > ?2
+		)
+		SELECT `+eventColumns+` FROM events WHERE position IN (SELECT p FROM chain) ORDER BY position`, stream, after)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	return scanEvents(rows)
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read from %d: %w", after, err)
+	}
+	return scanEvents(rows)
+}
+
+// Subscribe implements eventstore.Store.
+func (s *Store) Subscribe(ctx context.Context, after int64, handle func(eventstore.Event) error) error {
+	wait := func(ctx context.Context, after int64) error {
+		// Polling is the safety net for another process writing the same file.
+		return s.notifier.Wait(ctx, after, 500*time.Millisecond)
+	}
+	return eventstore.Subscribe(ctx, s.ReadAll, wait, after, handle)
+}
+
+// Head implements eventstore.Store.
+func (s *Store) Head(ctx context.Context) (eventstore.Head, error) {
+	return readHead(ctx, s.reader)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readHead(ctx context.Context, q queryer) (eventstore.Head, error) {
+	var h eventstore.Head
+	var hash []byte
+	var rec int64
+	if err := q.QueryRowContext(ctx, `SELECT position, hash, recorded_at FROM head WHERE id = 1`).Scan(&h.Position, &hash, &rec); err != nil {
+		return h, fmt.Errorf("read head: %w", err)
+	}
+	if len(hash) != len(h.Hash) {
+		return h, &eventstore.CorruptError{Position: h.Position, Reason: "the head's hash is not 32 bytes"}
+	}
+	copy(h.Hash[:], hash)
+	if rec != 0 {
+		h.RecordedAt = time.UnixMicro(rec).UTC()
+	}
+	return h, nil
+}
+
+// Close implements eventstore.Store.
+func (s *Store) Close() error {
+	if s.committer != nil {
+		s.committer.Close()
+	}
+	var errs []error
+	for _, st := range []*sql.Stmt{s.insertN, s.upsertN} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	errs = append(errs, s.writer.Close())
+	return errors.Join(errs...)
+}
+
+func scanEvents(rows *sql.Rows) ([]eventstore.Event, error) {
+	defer rows.Close()
+	var out []eventstore.Event
+	for rows.Next() {
+		var e eventstore.Event
+		var id, causation, correlation, prev, hash []byte
+		var payload, metadata []byte
+		var occurred, recorded int64
+		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.StreamVersion, &e.Type, &e.SchemaVersion,
+			&occurred, &recorded, &e.Actor, &causation, &correlation, &payload, &metadata, &prev, &hash); err != nil {
+			return nil, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
+		}
+		if err := fill(&e, id, causation, correlation, prev, hash); err != nil {
+			return nil, err
+		}
+		e.OccurredAt = time.UnixMicro(occurred).UTC()
+		e.RecordedAt = time.UnixMicro(recorded).UTC()
+		e.Payload, e.Metadata = payload, metadata
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// fill copies the fixed-width columns into e, reporting a row whose widths
+// were altered as corrupt.
+func fill(e *eventstore.Event, id, causation, correlation, prev, hash []byte) error {
+	bad := func(what string) error {
+		return &eventstore.CorruptError{Position: e.Position, Reason: what + " has the wrong length"}
+	}
+	if len(id) != 16 {
+		return bad("id")
+	}
+	copy(e.ID[:], id)
+	for _, f := range []struct {
+		dst *uuid.UUID
+		src []byte
+	}{{&e.CausationID, causation}, {&e.CorrelationID, correlation}} {
+		switch len(f.src) {
+		case 0:
+		case 16:
+			copy(f.dst[:], f.src)
+		default:
+			return bad("causation or correlation id")
+		}
+	}
+	if len(prev) != 32 || len(hash) != 32 {
+		return bad("hash")
+	}
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], hash)
+	return nil
+}
+
+func nullableID(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id[:]
+}

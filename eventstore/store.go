@@ -1,0 +1,100 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/riskledger/riskledger/domain"
+)
+
+// Store is the ledger. Implementations must pass eventstore/storetest.
+type Store interface {
+	// Append adds the events of one or more streams atomically: all of them
+	// or none. Each stream's Expected must hold, or the call fails with a
+	// *ConflictError (code Conflict) carrying the current version. Events
+	// whose IDs are all in the ledger already with the same content make
+	// the call a no-op that returns the stored events; an ID stored with
+	// other content is a Conflict. Invalid input is an Invalid error. The
+	// returned events are complete envelopes in position order.
+	//
+	// When ctx ends while the append is queued or committing, Append returns
+	// ctx.Err() and the events may or may not have been committed (as with
+	// any lost reply); retrying with the same IDs is safe.
+	Append(ctx context.Context, appends ...StreamAppend) ([]Event, error)
+
+	// ReadStream returns the events of stream with StreamVersion > after, in
+	// version order. An unknown stream has no events (no error).
+	ReadStream(ctx context.Context, stream string, after int64) ([]Event, error)
+
+	// ReadAll returns up to limit events with Position > after, in position
+	// order. Positions are gapless and only committed events are returned,
+	// so a reader never sees position p+1 before p.
+	ReadAll(ctx context.Context, after int64, limit int) ([]Event, error)
+
+	// Subscribe calls handle for every event with Position > after, in
+	// position order: first those already committed, then new ones as they
+	// commit, until ctx ends (it returns ctx.Err()) or handle fails (it
+	// returns that error).
+	Subscribe(ctx context.Context, after int64, handle func(Event) error) error
+
+	// Head returns the last committed position and its hash.
+	Head(ctx context.Context) (Head, error)
+
+	// Close waits for queued appends and releases the store.
+	Close() error
+}
+
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = domain.Errorf(domain.Unavailable, "the ledger is closed")
+
+// CorruptError reports a row that cannot be read back as an event: a
+// ledger altered outside riskledger.
+type CorruptError struct {
+	Position int64
+	Reason   string
+}
+
+func (e *CorruptError) Error() string {
+	return "ledger row at position " + strconv.FormatInt(e.Position, 10) + " is corrupt: " + e.Reason
+}
+
+// ReadFunc reads a page of the log; Subscribe and Verify are built on it.
+type ReadFunc func(ctx context.Context, after int64, limit int) ([]Event, error)
+
+// subscribePage is how many events Subscribe reads per query while catching up.
+const subscribePage = 1000
+
+// Subscribe implements Store.Subscribe for any store: it pages through read,
+// then waits for wait to say the head moved past the last delivered event.
+// It checks the gapless-order promise itself and fails loudly if a store
+// ever breaks it.
+func Subscribe(ctx context.Context, read ReadFunc, wait func(ctx context.Context, after int64) error,
+	after int64, handle func(Event) error) error {
+	for {
+		evs, err := read(ctx, after, subscribePage)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Position != after+1 {
+				return &CorruptError{Position: after + 1, Reason: "missing from the log (next read position " + strconv.FormatInt(e.Position, 10) + ")"}
+			}
+			if err := handle(e); err != nil {
+				return err
+			}
+			after = e.Position
+		}
+		if len(evs) < subscribePage {
+			if err := wait(ctx, after); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// IsConflict reports whether err is a stream version conflict.
+func IsConflict(err error) bool {
+	var c *ConflictError
+	return errors.As(err, &c)
+}
