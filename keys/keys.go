@@ -1,0 +1,87 @@
+// Package keys reads and creates the key files riskledger signs with. Keys
+// live in files, never in the ledger: with the embedded store they are made
+// in the data directory on first start; with PostgreSQL every node reads the
+// same files, made once with `riskledger keys init DIR`.
+package keys
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/riskledger/riskledger/domain"
+)
+
+// HeadKeyFile is the file name of the key that signs head statements.
+const HeadKeyFile = "head.key"
+
+// LoadEd25519 reads an Ed25519 private key from a PEM (PKCS #8) file. A
+// missing file is a NotFound error; a file that holds something else is Invalid.
+func LoadEd25519(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, domain.Errorf(domain.NotFound, "key file %s does not exist; create it with `riskledger keys init %s`", path, filepath.Dir(path))
+	}
+	if err != nil {
+		return nil, domain.Errorf(domain.Unavailable, "cannot read key file %s: %v", path, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, domain.Errorf(domain.Invalid, "key file %s is not a PEM private key", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, domain.Errorf(domain.Invalid, "key file %s: %v", path, err)
+	}
+	ek, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, domain.Errorf(domain.Invalid, "key file %s holds a %T, not an Ed25519 key", path, k)
+	}
+	return ek, nil
+}
+
+// CreateEd25519 writes a new Ed25519 key to path (mode 0600), refusing to
+// replace an existing file.
+func CreateEd25519(path string) (ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("encode key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, domain.Errorf(domain.Unavailable, "cannot create key directory: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil, domain.Errorf(domain.Conflict, "key file %s already exists; keys are never overwritten", path)
+	}
+	if err != nil {
+		return nil, domain.Errorf(domain.Unavailable, "cannot create key file %s: %v", path, err)
+	}
+	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write key %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync key %s: %w", path, err)
+	}
+	return priv, f.Close()
+}
+
+// LoadOrCreateEd25519 loads the key at path, creating it first if missing.
+func LoadOrCreateEd25519(path string) (ed25519.PrivateKey, error) {
+	k, err := LoadEd25519(path)
+	if domain.ErrorCode(err) == domain.NotFound {
+		return CreateEd25519(path)
+	}
+	return k, err
+}
