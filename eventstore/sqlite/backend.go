@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -27,48 +29,39 @@ func (b backend) Begin(ctx context.Context) (eventstore.Tx, error) {
 type writeTx struct {
 	s  *Store
 	tx *sql.Tx
+	// What Commit publishes to the overlay once the transaction is durable.
+	changed map[string]eventstore.StreamState
+	flushed bool
 }
 
 func (t *writeTx) Head(ctx context.Context) (eventstore.Head, error) { return readHead(ctx, t.tx) }
 
 func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]eventstore.StreamState, error) {
 	out := make(map[string]eventstore.StreamState, len(names))
-	for len(names) > 0 {
-		n := min(len(names), 500)
-		args := make([]any, n)
-		for i, name := range names[:n] {
-			args[i] = name
+	stmt := t.tx.StmtContext(ctx, t.s.oneStream)
+	for _, name := range names {
+		if st, ok := t.s.overlay.get(name); ok {
+			out[name] = st
+			continue
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT name, version, last_position FROM streams WHERE name IN (`+placeholders(n)+`)`, args...)
-		if err != nil {
+		var st eventstore.StreamState
+		err := stmt.QueryRowContext(ctx, name).Scan(&st.Version, &st.Last)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
 			return nil, err
-		}
-		for rows.Next() {
-			var name string
-			var st eventstore.StreamState
-			if err := rows.Scan(&name, &st.Version, &st.Last); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		default:
 			out[name] = st
 		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		names = names[n:]
 	}
 	return out, nil
 }
 
 func (t *writeTx) Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
 	out := make(map[uuid.UUID]eventstore.Event)
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id[:]
-		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id IN (`+placeholders(n)+`)`, args...)
+	stmt := t.tx.StmtContext(ctx, t.s.oneID)
+	for _, id := range ids {
+		rows, err := stmt.QueryContext(ctx, id[:])
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +72,6 @@ func (t *writeTx) Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]ev
 		for _, e := range evs {
 			out[e.ID] = e
 		}
-		ids = ids[n:]
 	}
 	return out, nil
 }
@@ -101,25 +93,42 @@ func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[
 		}
 		rows = rows[n:]
 	}
-	args = args[:0]
-	n := 0
-	for name, st := range streams {
-		args = append(args, name, st.Version, st.Last)
-		if n++; n == insertChunk {
-			if err := t.exec(ctx, t.s.upsertN, n, upsertSQL, args); err != nil {
-				return fmt.Errorf("update streams: %w", err)
-			}
-			args, n = args[:0], 0
+	t.changed = streams
+	streamsAt := "streams_at"
+	if t.s.overlay.size()+len(streams) >= t.s.flushAt {
+		if err := t.flush(ctx, streams); err != nil {
+			return err
 		}
+		streamsAt = "?4"
+		t.flushed = true
 	}
-	if n > 0 {
-		if err := t.exec(ctx, t.s.upsertN, n, upsertSQL, args); err != nil {
-			return fmt.Errorf("update streams: %w", err)
-		}
-	}
-	_, err := t.tx.ExecContext(ctx, `UPDATE head SET position = ?, hash = ?, recorded_at = ? WHERE id = 1`,
-		head.Position, head.Hash[:], head.RecordedAt.UnixMicro())
+	_, err := t.tx.ExecContext(ctx, `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, streams_at = `+streamsAt+` WHERE id = 1`,
+		head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
 	return err
+}
+
+// flush writes the overlay and this batch's stream states to the streams
+// table in name order, so that each page of the table is written once.
+func (t *writeTx) flush(ctx context.Context, batch map[string]eventstore.StreamState) error {
+	t.s.overlay.mu.RLock()
+	all := maps.Clone(t.s.overlay.m)
+	t.s.overlay.mu.RUnlock()
+	maps.Copy(all, batch)
+	names := slices.Sorted(maps.Keys(all))
+	args := make([]any, 0, insertChunk*3)
+	for len(names) > 0 {
+		n := min(len(names), insertChunk)
+		args = args[:0]
+		for _, name := range names[:n] {
+			st := all[name]
+			args = append(args, name, st.Version, st.Last)
+		}
+		if err := t.exec(ctx, t.s.upsertN, n, upsertSQL, args); err != nil {
+			return fmt.Errorf("write stream states: %w", err)
+		}
+		names = names[n:]
+	}
+	return nil
 }
 
 // exec runs the prepared full-size statement, or a statement sized for a
@@ -133,9 +142,28 @@ func (t *writeTx) exec(ctx context.Context, full *sql.Stmt, n int, build func(in
 	return err
 }
 
-func (t *writeTx) Commit(context.Context) error   { return t.tx.Commit() }
+// Commit makes the batch durable, then shows its stream states to readers:
+// never before, or a reader could follow a pointer to an event that a
+// failed commit never wrote.
+func (t *writeTx) Commit(context.Context) error {
+	if err := t.tx.Commit(); err != nil {
+		return err
+	}
+	o := t.s.overlay
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if t.flushed {
+		o.m = make(map[string]eventstore.StreamState)
+		return nil
+	}
+	maps.Copy(o.m, t.changed)
+	return nil
+}
+
 func (t *writeTx) Rollback(context.Context) error { return t.tx.Rollback() }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+func (o *overlay) size() int {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return len(o.m)
 }

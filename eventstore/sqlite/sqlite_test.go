@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -16,8 +17,10 @@ import (
 
 const childEnv = "RISKLEDGER_SQLITE_CRASH_CHILD"
 
+// openAt opens the store with a tiny overlay, so that the suite exercises
+// the streams table's flushes as well as the overlay.
 func openAt(ctx context.Context, dir string) (eventstore.Store, error) {
-	return sqlite.Open(ctx, sqlite.Config{Dir: dir})
+	return sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 5})
 }
 
 func TestMain(m *testing.M) {
@@ -122,5 +125,58 @@ func TestOpenRejectsWhatIsNotALedger(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(garbage, sqlite.FileName)); string(b) != "this is not a database, just some text of some length" {
 		t.Errorf("opening a foreign file changed it")
+	}
+}
+
+func TestOneWriterManyReaders(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := sqlite.Open(ctx, sqlite.Config{Dir: dir}); domain.ErrorCode(err) != domain.Unavailable {
+		t.Fatalf("a second writer: %v, want unavailable", err)
+	}
+	r, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a reader beside the writer: %v", err)
+	}
+	defer r.Close()
+	// Enough streams to flush the writer's overlay a few times, and a
+	// tail of changes after the last flush.
+	for i := range 30 {
+		for _, stream := range []string{"a", "b", "s" + strconv.Itoa(i)} {
+			if _, err := w.Append(ctx, eventstore.StreamAppend{Stream: stream, Events: []eventstore.NewEvent{{Type: "E", Payload: json.RawMessage(strconv.Itoa(i))}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, s := range []eventstore.Store{w, r} {
+		evs, err := s.ReadStream(ctx, "a", 0)
+		if err != nil || len(evs) != 30 || evs[29].StreamVersion != 30 || string(evs[29].Payload) != "29" {
+			t.Fatalf("read stream a: %d events, %v", len(evs), err)
+		}
+		evs, err = s.ReadStream(ctx, "s7", 0)
+		if err != nil || len(evs) != 1 || string(evs[0].Payload) != "7" {
+			t.Fatalf("read stream s7: %v %v", evs, err)
+		}
+	}
+	if _, err := r.Append(ctx, eventstore.StreamAppend{Stream: "a", Events: []eventstore.NewEvent{{Type: "E", Payload: json.RawMessage("1")}}}); domain.ErrorCode(err) != domain.Forbidden {
+		t.Fatalf("append to a read-only store: %v", err)
+	}
+	if _, err := sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir() + "/none", ReadOnly: true}); domain.ErrorCode(err) != domain.NotFound {
+		t.Fatalf("read-only open of an empty directory: %v", err)
+	}
+	w.Close()
+	w2, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 4})
+	if err != nil {
+		t.Fatalf("reopen after the writer closed: %v", err)
+	}
+	defer w2.Close()
+	out, err := w2.Append(ctx, eventstore.StreamAppend{Stream: "b", Expected: eventstore.Exactly(30), Events: []eventstore.NewEvent{{Type: "E", Payload: json.RawMessage("30")}}})
+	if err != nil || out[0].StreamVersion != 31 || out[0].Position != 91 {
+		t.Fatalf("append after reopen: %+v %v", out, err)
 	}
 }
