@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -38,23 +38,37 @@ func (t *writeTx) Head(ctx context.Context) (eventstore.Head, error) { return re
 
 func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]eventstore.StreamState, error) {
 	out := make(map[string]eventstore.StreamState, len(names))
-	stmt := t.tx.StmtContext(ctx, t.s.oneStream)
+	var missing []string
 	for _, name := range names {
 		if st, ok := t.s.overlay.get(name); ok {
 			out[name] = st
-			continue
-		}
-		var st eventstore.StreamState
-		err := stmt.QueryRowContext(ctx, name).Scan(&st.Version, &st.Last)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return nil, err
-		default:
-			out[name] = st
+		} else {
+			missing = append(missing, name)
 		}
 	}
-	return out, nil
+	if len(missing) == 0 {
+		return out, nil
+	}
+	// One prepared statement for any number of names: they travel as a
+	// JSON array.
+	list, err := json.Marshal(missing)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.StmtContext(ctx, t.s.someStreams).QueryContext(ctx, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var st eventstore.StreamState
+		if err := rows.Scan(&name, &st.Version, &st.Last); err != nil {
+			return nil, err
+		}
+		out[name] = st
+	}
+	return out, rows.Err()
 }
 
 func (t *writeTx) Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
@@ -77,16 +91,16 @@ func (t *writeTx) Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]ev
 }
 
 func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {
-	args := make([]any, 0, insertChunk*16)
+	args := make([]any, 0, insertChunk*8)
+	env := make([]byte, 0, 64*len(rows))
 	for len(rows) > 0 {
 		n := min(len(rows), insertChunk)
 		args = args[:0]
 		for i := range rows[:n] {
 			e := &rows[i]
-			args = append(args, e.Position, e.ID[:], e.Stream, e.StreamVersion, e.Type, e.SchemaVersion,
-				e.OccurredAt.UnixMicro(), e.RecordedAt.UnixMicro(), e.Actor,
-				nullableID(e.CausationID), nullableID(e.CorrelationID), string(e.Payload), string(e.Metadata),
-				e.PrevHash[:], e.Hash[:], e.PrevInStream)
+			start := len(env)
+			env = encodeEnv(env, &e.Event)
+			args = append(args, e.Position, e.ID[:], e.Stream, e.PrevInStream, e.Type, string(e.Payload), e.Hash[:], env[start:len(env):len(env)])
 		}
 		if err := t.exec(ctx, t.s.insertN, n, insertSQL, args); err != nil {
 			return fmt.Errorf("insert events: %w", err)

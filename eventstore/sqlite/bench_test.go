@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // BenchmarkAppendGroupCommit measures single-event Append calls from 256
 // goroutines, batched by the group committer, over 100,000 streams.
 func BenchmarkAppendGroupCommit(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Dir: b.TempDir()})
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Dir: b.TempDir(), Synchronous: os.Getenv("SYNC")})
 	if err != nil {
 		b.Fatal(err)
 	}

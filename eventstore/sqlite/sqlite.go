@@ -65,19 +65,11 @@ CREATE TABLE events (
 	position       INTEGER PRIMARY KEY,
 	id             BLOB NOT NULL,
 	stream         TEXT NOT NULL,
-	stream_version INTEGER NOT NULL,
-	prev_in_stream INTEGER NOT NULL,
+	prev_in_stream INTEGER NOT NULL, -- the position of the stream's previous event, 0 for its first
 	type           TEXT NOT NULL,
-	schema_version INTEGER NOT NULL,
-	occurred_at    INTEGER NOT NULL, -- microseconds since 1970, UTC
-	recorded_at    INTEGER NOT NULL,
-	actor          TEXT NOT NULL,
-	causation_id   BLOB,
-	correlation_id BLOB,
-	payload        TEXT NOT NULL,
-	metadata       TEXT NOT NULL,
-	prev_hash      BLOB NOT NULL,
-	hash           BLOB NOT NULL
+	payload        TEXT NOT NULL,    -- JSON
+	hash           BLOB NOT NULL,
+	env            BLOB NOT NULL     -- the rest of the envelope (envelope.go)
 );
 CREATE UNIQUE INDEX events_id ON events (id);
 -- A snapshot of each stream's state as of head.streams_at.
@@ -90,14 +82,15 @@ CREATE TABLE head (
 	id          INTEGER PRIMARY KEY CHECK (id = 1),
 	position    INTEGER NOT NULL,
 	hash        BLOB NOT NULL,
-	recorded_at INTEGER NOT NULL,
+	recorded_at INTEGER NOT NULL, -- microseconds since 1970, UTC
 	streams_at  INTEGER NOT NULL
 );
 INSERT INTO head VALUES (1, 0, zeroblob(32), 0, 0);
 `
 
-const eventColumns = `position, id, stream, stream_version, type, schema_version, occurred_at, recorded_at,
-	actor, causation_id, correlation_id, payload, metadata, prev_hash, hash`
+// eventColumns are read by scanEvents; the last is the previous row's hash.
+const eventColumns = `e.position, e.id, e.stream, e.type, e.payload, e.hash, e.env,
+	(SELECT p.hash FROM events p WHERE p.position = e.position - 1)`
 
 // Config tunes the embedded store.
 type Config struct {
@@ -117,17 +110,17 @@ type Config struct {
 
 // Store is the embedded ledger.
 type Store struct {
-	writer    *sql.DB
-	reader    *sql.DB
-	lock      *os.File
-	committer *eventstore.Committer
-	notifier  *eventstore.Notifier
-	insertN   *sql.Stmt // insertChunk rows at once
-	upsertN   *sql.Stmt
-	oneStream *sql.Stmt
-	oneID     *sql.Stmt
-	overlay   *overlay // nil when read-only
-	flushAt   int
+	writer      *sql.DB
+	reader      *sql.DB
+	lock        *os.File
+	committer   *eventstore.Committer
+	notifier    *eventstore.Notifier
+	insertN     *sql.Stmt // insertChunk rows at once
+	upsertN     *sql.Stmt
+	someStreams *sql.Stmt
+	oneID       *sql.Stmt
+	overlay     *overlay // nil when read-only
+	flushAt     int
 }
 
 // overlay holds the state of every stream changed since head.streams_at.
@@ -246,7 +239,7 @@ func lockDir(dir string) (*os.File, error) {
 // the streams table's snapshot.
 func (s *Store) loadOverlay(ctx context.Context) error {
 	s.overlay = &overlay{m: make(map[string]eventstore.StreamState)}
-	rows, err := s.writer.QueryContext(ctx, `SELECT stream, stream_version, position FROM events
+	rows, err := s.writer.QueryContext(ctx, `SELECT stream, position FROM events
 		WHERE position > (SELECT streams_at FROM head WHERE id = 1) ORDER BY position`)
 	if err != nil {
 		return fmt.Errorf("load stream states: %w", err)
@@ -254,11 +247,18 @@ func (s *Store) loadOverlay(ctx context.Context) error {
 	defer rows.Close()
 	for rows.Next() {
 		var name string
-		var st eventstore.StreamState
-		if err := rows.Scan(&name, &st.Version, &st.Last); err != nil {
+		var pos int64
+		if err := rows.Scan(&name, &pos); err != nil {
 			return fmt.Errorf("load stream states: %w", err)
 		}
-		s.overlay.m[name] = st
+		st, ok := s.overlay.m[name]
+		if !ok {
+			// On the reader: the writer's one connection is busy with rows.
+			if err := s.reader.QueryRowContext(ctx, `SELECT version FROM streams WHERE name = ?`, name).Scan(&st.Version); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("load stream %s: %w", name, err)
+			}
+		}
+		s.overlay.m[name] = eventstore.StreamState{Version: st.Version + 1, Last: pos}
 	}
 	return rows.Err()
 }
@@ -346,13 +346,12 @@ func migrate(ctx context.Context, db *sql.DB, path string) error {
 	return tx.Commit()
 }
 
-// insertChunk is how many rows one INSERT statement carries (16 parameters
-// each, within SQLite's limit of 32766).
-const insertChunk = 64
+// insertChunk is how many rows one INSERT statement carries.
+const insertChunk = 128
 
 func insertSQL(n int) string {
-	return `INSERT INTO events (` + eventColumns + `, prev_in_stream) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",")
+	return `INSERT INTO events (position, id, stream, prev_in_stream, type, payload, hash, env) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", n), ",")
 }
 
 func upsertSQL(n int) string {
@@ -368,8 +367,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{&s.insertN, insertSQL(insertChunk)},
 		{&s.upsertN, upsertSQL(insertChunk)},
-		{&s.oneStream, `SELECT version, last_position FROM streams WHERE name = ?`},
-		{&s.oneID, `SELECT ` + eventColumns + ` FROM events WHERE id = ?`},
+		{&s.someStreams, `SELECT name, version, last_position FROM streams WHERE name IN (SELECT value FROM json_each(?))`},
+		{&s.oneID, `SELECT ` + eventColumns + ` FROM events e WHERE e.id = ?`},
 	} {
 		var err error
 		if *p.stmt, err = s.writer.PrepareContext(ctx, p.query); err != nil {
@@ -398,13 +397,13 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 		return nil, nil
 	}
 	rows, err := s.reader.QueryContext(ctx, `
-		WITH RECURSIVE chain(p) AS (
-			SELECT ?1
+		WITH RECURSIVE chain(p, v) AS (
+			SELECT ?1, ?2
 			UNION ALL
-			SELECT e.prev_in_stream FROM events e JOIN chain c ON e.position = c.p
-			WHERE e.prev_in_stream > 0 AND e.stream_version - 1 > ?2
+			SELECT e.prev_in_stream, c.v - 1 FROM events e JOIN chain c ON e.position = c.p
+			WHERE e.prev_in_stream > 0 AND c.v - 1 > ?3
 		)
-		SELECT `+eventColumns+` FROM events WHERE position IN (SELECT p FROM chain) ORDER BY position`, last.Last, after)
+		SELECT `+eventColumns+` FROM events e WHERE e.position IN (SELECT p FROM chain) ORDER BY e.position`, last.Last, last.Version, after)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
@@ -426,28 +425,23 @@ func (s *Store) lastOf(ctx context.Context, stream string) (eventstore.StreamSta
 		}
 		return st, err
 	}
-	err := s.reader.QueryRowContext(ctx, `SELECT coalesce(
-			(SELECT stream_version || ',' || position FROM events
-			 WHERE position > (SELECT streams_at FROM head WHERE id = 1) AND stream = ?1 ORDER BY position DESC LIMIT 1),
-			(SELECT version || ',' || last_position FROM streams WHERE name = ?1), '0,0')`, stream).Scan(&scanPair{&st.Version, &st.Last})
-	return st, err
-}
-
-// scanPair reads "a,b" into two integers.
-type scanPair struct{ a, b *int64 }
-
-func (p *scanPair) Scan(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("stream state is %T, not text", v)
+	// Read-only: the snapshot, plus the stream's events after it in the log.
+	var newer int64
+	var last sql.NullInt64
+	err := s.reader.QueryRowContext(ctx, `SELECT
+			coalesce((SELECT version FROM streams WHERE name = ?1), 0),
+			coalesce((SELECT last_position FROM streams WHERE name = ?1), 0),
+			count(*), max(position)
+		FROM events WHERE position > (SELECT streams_at FROM head WHERE id = 1) AND stream = ?1`, stream).Scan(&st.Version, &st.Last, &newer, &last)
+	if last.Valid {
+		st.Version, st.Last = st.Version+newer, last.Int64
 	}
-	_, err := fmt.Sscanf(s, "%d,%d", p.a, p.b)
-	return err
+	return st, err
 }
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`, after, limit)
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read from %d: %w", after, err)
 	}
@@ -495,7 +489,7 @@ func (s *Store) Close() error {
 		s.committer.Close()
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.oneStream, s.oneID} {
+	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.oneID} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -516,60 +510,33 @@ func scanEvents(rows *sql.Rows) ([]eventstore.Event, error) {
 	var out []eventstore.Event
 	for rows.Next() {
 		var e eventstore.Event
-		var id, causation, correlation, prev, hash []byte
-		var payload, metadata []byte
-		var occurred, recorded int64
-		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.StreamVersion, &e.Type, &e.SchemaVersion,
-			&occurred, &recorded, &e.Actor, &causation, &correlation, &payload, &metadata, &prev, &hash); err != nil {
+		var id, hash, env, prev []byte
+		var payload []byte
+		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.Type, &payload, &hash, &env, &prev); err != nil {
 			return nil, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
 		}
-		if err := fill(&e, id, causation, correlation, prev, hash); err != nil {
-			return nil, err
+		bad := func(what string) error {
+			return &eventstore.CorruptError{Position: e.Position, Reason: what}
 		}
-		e.OccurredAt = time.UnixMicro(occurred).UTC()
-		e.RecordedAt = time.UnixMicro(recorded).UTC()
-		e.Payload, e.Metadata = payload, metadata
+		if len(id) != 16 {
+			return nil, bad("the id is not 16 bytes")
+		}
+		if len(hash) != 32 || (prev != nil && len(prev) != 32) {
+			return nil, bad("a hash is not 32 bytes")
+		}
+		if err := decodeEnv(env, &e); err != nil {
+			return nil, bad(err.Error())
+		}
+		e.ID = uuid.UUID(id)
+		e.Hash = eventstore.Hash(hash)
+		if prev != nil {
+			e.PrevHash = eventstore.Hash(prev)
+		}
+		e.Payload = payload
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	return out, nil
-}
-
-// fill copies the fixed-width columns into e, reporting a row whose widths
-// were altered as corrupt.
-func fill(e *eventstore.Event, id, causation, correlation, prev, hash []byte) error {
-	bad := func(what string) error {
-		return &eventstore.CorruptError{Position: e.Position, Reason: what + " has the wrong length"}
-	}
-	if len(id) != 16 {
-		return bad("id")
-	}
-	copy(e.ID[:], id)
-	for _, f := range []struct {
-		dst *uuid.UUID
-		src []byte
-	}{{&e.CausationID, causation}, {&e.CorrelationID, correlation}} {
-		switch len(f.src) {
-		case 0:
-		case 16:
-			copy(f.dst[:], f.src)
-		default:
-			return bad("causation or correlation id")
-		}
-	}
-	if len(prev) != 32 || len(hash) != 32 {
-		return bad("hash")
-	}
-	copy(e.PrevHash[:], prev)
-	copy(e.Hash[:], hash)
-	return nil
-}
-
-func nullableID(id uuid.UUID) any {
-	if id == uuid.Nil {
-		return nil
-	}
-	return id[:]
 }

@@ -2,8 +2,8 @@ package sqlite_test
 
 import (
 	"context"
-	"encoding/json"
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -80,8 +80,8 @@ func (tamper) Overwrite(t *testing.T, dir string, evs []eventstore.Event, h even
 	}
 	defer db.Close()
 	for _, e := range evs {
-		if _, err := db.Exec(`UPDATE events SET payload = ?, prev_hash = ?, hash = ? WHERE position = ?`,
-			string(e.Payload), e.PrevHash[:], e.Hash[:], e.Position); err != nil {
+		if _, err := db.Exec(`UPDATE events SET payload = ?, hash = ? WHERE position = ?`,
+			string(e.Payload), e.Hash[:], e.Position); err != nil {
 			t.Fatal(err)
 		}
 	}
