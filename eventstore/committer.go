@@ -33,19 +33,26 @@ type Backend interface {
 
 // Tx is one batch's write transaction.
 type Tx interface {
-	// Head returns the ledger head and locks it, so that no other writer in
-	// any process can append until Commit or Rollback. This lock is what
-	// makes commit order equal position order.
-	Head(ctx context.Context) (Head, error)
+	// Load locks the ledger's head, so that no other writer in any process
+	// can append until Commit or Rollback (this lock is what makes commit
+	// order equal position order), and then reads the state of the named
+	// streams that have events and the stored events with the given ids, in
+	// as few round trips as the backend can.
+	Load(ctx context.Context, streams []string, ids []uuid.UUID) (Loaded, error)
 	// Streams returns the state of each named stream that has events.
 	Streams(ctx context.Context, names []string) (map[string]StreamState, error)
-	// Lookup returns the stored events with the given IDs.
-	Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Event, error)
 	// Write stores rows (in position order), the new states of the streams
 	// they touch, and the new head.
 	Write(ctx context.Context, rows []Row, streams map[string]StreamState, head Head) error
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
+}
+
+// Loaded is what Tx.Load reads under the head lock.
+type Loaded struct {
+	Head    Head
+	Streams map[string]StreamState
+	Events  map[uuid.UUID]Event
 }
 
 // CommitterConfig tunes group commit.
@@ -269,32 +276,20 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 		return nil, 0, fmt.Errorf("begin append: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	head, err := tx.Head(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("lock head: %w", err)
-	}
-	if head.Position != c.cacheHead || len(c.cache) > 1<<20 {
-		c.cache = make(map[string]StreamState)
-	}
-	st := &batchState{
-		head:     head,
-		streams:  make(map[string]StreamState),
-		fetched:  make(map[string]StreamState),
-		existing: map[uuid.UUID]Event{},
-		added:    make(map[uuid.UUID]*Event),
-		now:      c.cfg.Now().UTC().Truncate(time.Microsecond),
-	}
-	if st.now.Before(head.RecordedAt) {
-		st.now = head.RecordedAt // recorded_at never goes backwards, whatever the clock does
-	}
-	var missing []string
+	// Ask for the streams the cache lacks, assuming it is still current;
+	// if another process moved the head meanwhile, read the rest after.
+	var missing, cached []string
 	var ids []uuid.UUID
+	seen := make(map[string]bool)
 	for _, r := range reqs {
 		for _, a := range r.appends {
-			if s, ok := c.cache[a.Stream]; ok {
-				st.fetched[a.Stream] = s
-			} else {
-				missing = append(missing, a.Stream)
+			if !seen[a.Stream] {
+				seen[a.Stream] = true
+				if _, ok := c.cache[a.Stream]; ok {
+					cached = append(cached, a.Stream)
+				} else {
+					missing = append(missing, a.Stream)
+				}
 			}
 			for _, e := range a.Events {
 				if e.ID != uuid.Nil {
@@ -303,18 +298,44 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 			}
 		}
 	}
-	if len(missing) > 0 {
-		got, err := tx.Streams(ctx, missing)
-		if err != nil {
-			return nil, 0, fmt.Errorf("read stream versions: %w", err)
-		}
-		for _, name := range missing {
-			st.fetched[name] = got[name] // zero state for new streams
+	loaded, err := tx.Load(ctx, missing, ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("lock head: %w", err)
+	}
+	head := loaded.Head
+	if loaded.Streams == nil {
+		loaded.Streams = make(map[string]StreamState)
+	}
+	if head.Position != c.cacheHead || len(c.cache) > 1<<20 {
+		c.cache = make(map[string]StreamState)
+		if len(cached) > 0 {
+			again, err := tx.Streams(ctx, cached)
+			if err != nil {
+				return nil, 0, fmt.Errorf("read stream versions: %w", err)
+			}
+			for _, name := range cached {
+				loaded.Streams[name] = again[name]
+			}
+			missing = append(missing, cached...)
 		}
 	}
-	if len(ids) > 0 {
-		if st.existing, err = tx.Lookup(ctx, ids); err != nil {
-			return nil, 0, fmt.Errorf("look up event ids: %w", err)
+	st := &batchState{
+		head:     head,
+		streams:  make(map[string]StreamState),
+		fetched:  make(map[string]StreamState, len(seen)),
+		existing: loaded.Events,
+		added:    make(map[uuid.UUID]*Event),
+		now:      c.cfg.Now().UTC().Truncate(time.Microsecond),
+	}
+	if st.now.Before(head.RecordedAt) {
+		st.now = head.RecordedAt // recorded_at never goes backwards, whatever the clock does
+	}
+	for _, name := range missing {
+		st.fetched[name] = loaded.Streams[name] // zero state for new streams
+	}
+	for name := range seen {
+		if s, ok := c.cache[name]; ok {
+			st.fetched[name] = s
 		}
 	}
 

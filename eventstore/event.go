@@ -10,9 +10,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -226,6 +228,8 @@ func normalize(appends []StreamAppend) ([]StreamAppend, error) {
 		switch {
 		case strings.TrimSpace(a.Stream) == "":
 			return nil, domain.Errorf(domain.Invalid, "stream name is empty; name the stream the events belong to")
+		case !cleanText(a.Stream):
+			return nil, domain.Errorf(domain.Invalid, "stream name %q has a NUL byte or is not valid UTF-8", a.Stream)
 		case len(a.Stream) > MaxStreamLength:
 			return nil, domain.Errorf(domain.Invalid, "stream name is %d bytes long; at most %d are allowed", len(a.Stream), MaxStreamLength)
 		case a.Expected.kind >= expectInvalid:
@@ -259,8 +263,16 @@ func normalizeEvent(e NewEvent) (NewEvent, error) {
 	if strings.TrimSpace(e.Type) == "" {
 		return e, domain.Errorf(domain.Invalid, "event type is empty")
 	}
-	if e.SchemaVersion < 0 {
-		return e, domain.Errorf(domain.Invalid, "schema version %d is negative", e.SchemaVersion)
+	if !cleanText(e.Type) || !cleanText(e.Actor) {
+		return e, domain.Errorf(domain.Invalid, "event type or actor has a NUL byte or is not valid UTF-8")
+	}
+	if e.SchemaVersion < 0 || e.SchemaVersion > math.MaxInt32 {
+		return e, domain.Errorf(domain.Invalid, "schema version %d is out of range (1 to %d)", e.SchemaVersion, math.MaxInt32)
+	}
+	for _, t := range []time.Time{e.OccurredAt, e.RecordedAt} {
+		if !t.IsZero() && (t.Year() < 1 || t.Year() > 9999) {
+			return e, domain.Errorf(domain.Invalid, "time %s is outside the years 1 to 9999", t.Format(time.RFC3339))
+		}
 	}
 	if e.SchemaVersion == 0 {
 		e.SchemaVersion = 1
@@ -288,6 +300,9 @@ func compactJSON(raw json.RawMessage, what string, object bool) (json.RawMessage
 	if len(raw) > MaxPayloadBytes {
 		return nil, domain.Errorf(domain.Invalid, "%s is %d bytes; at most %d are allowed", what, len(raw), MaxPayloadBytes)
 	}
+	if !utf8.Valid(raw) {
+		return nil, domain.Errorf(domain.Invalid, "%s is not valid UTF-8", what)
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, domain.Errorf(domain.Invalid, "%s is not valid JSON: %v", what, err)
@@ -296,4 +311,10 @@ func compactJSON(raw json.RawMessage, what string, object bool) (json.RawMessage
 		return nil, domain.Errorf(domain.Invalid, "%s must be a JSON object", what)
 	}
 	return buf.Bytes(), nil
+}
+
+// cleanText reports whether s can be stored as text by every store: valid
+// UTF-8 without NUL bytes (which PostgreSQL refuses).
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

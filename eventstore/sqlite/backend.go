@@ -34,7 +34,18 @@ type writeTx struct {
 	flushed bool
 }
 
-func (t *writeTx) Head(ctx context.Context) (eventstore.Head, error) { return readHead(ctx, t.tx) }
+func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (eventstore.Loaded, error) {
+	var l eventstore.Loaded
+	var err error
+	if l.Head, err = readHead(ctx, t.tx); err != nil {
+		return l, err
+	}
+	if l.Streams, err = t.Streams(ctx, streams); err != nil {
+		return l, err
+	}
+	l.Events, err = t.lookup(ctx, ids)
+	return l, err
+}
 
 func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]eventstore.StreamState, error) {
 	out := make(map[string]eventstore.StreamState, len(names))
@@ -71,7 +82,7 @@ func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]event
 	return out, rows.Err()
 }
 
-func (t *writeTx) Lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
+func (t *writeTx) lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
 	out := make(map[uuid.UUID]eventstore.Event)
 	stmt := t.tx.StmtContext(ctx, t.s.oneID)
 	for _, id := range ids {

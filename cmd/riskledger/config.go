@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/keys"
+)
+
+// Config is every setting riskledger reads. Each comes, in rising order of
+// precedence, from its default, the --config file (JSON, the names below),
+// a RISKLEDGER_* variable, and a command-line flag.
+type Config struct {
+	// Data is the embedded store's directory (RISKLEDGER_DATA).
+	Data string `json:"data"`
+	// DatabaseURL selects PostgreSQL instead (RISKLEDGER_DATABASE_URL or DATABASE_URL).
+	DatabaseURL string `json:"database_url"`
+	// Zone is the time zone of day boundaries (RISKLEDGER_ZONE).
+	Zone string `json:"zone"`
+	// Listen is serve's address (RISKLEDGER_LISTEN).
+	Listen string `json:"listen"`
+	// HeadKeyFile is the Ed25519 key that signs head statements
+	// (RISKLEDGER_HEAD_KEY_FILE). Default with the embedded store:
+	// DATA/keys/head.key, made on first use. PostgreSQL requires it.
+	HeadKeyFile string `json:"head_key_file"`
+}
+
+// settings names each setting's variable, for the environment and for help.
+var settings = []struct {
+	env   string
+	field func(*Config) *string
+}{
+	{"RISKLEDGER_DATA", func(c *Config) *string { return &c.Data }},
+	{"RISKLEDGER_DATABASE_URL", func(c *Config) *string { return &c.DatabaseURL }},
+	{"RISKLEDGER_ZONE", func(c *Config) *string { return &c.Zone }},
+	{"RISKLEDGER_LISTEN", func(c *Config) *string { return &c.Listen }},
+	{"RISKLEDGER_HEAD_KEY_FILE", func(c *Config) *string { return &c.HeadKeyFile }},
+}
+
+// DefaultConfig returns the settings used when nothing else is said.
+func DefaultConfig() Config {
+	return Config{Data: "./riskledger-data", Zone: "Asia/Shanghai", Listen: "127.0.0.1:8080"}
+}
+
+// loadFile overlays the JSON config file at path. Unknown names are an
+// error, so that a misspelt setting is not silently ignored.
+func (c *Config) loadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return domain.Errorf(domain.Invalid, "cannot read config file: %v", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return domain.Errorf(domain.Invalid, "config file %s: %v", path, err)
+	}
+	return nil
+}
+
+// loadEnv overlays the RISKLEDGER_* variables (and DATABASE_URL).
+func (c *Config) loadEnv(getenv func(string) string) {
+	if v := getenv("DATABASE_URL"); v != "" {
+		c.DatabaseURL = v
+	}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			*s.field(c) = v
+		}
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" && strings.TrimSpace(c.Data) == "" {
+		errs = append(errs, errors.New("the data directory is empty: give --data DIR or --database-url URL"))
+	}
+	if _, err := time.LoadLocation(c.Zone); err != nil {
+		errs = append(errs, errors.New("zone "+c.Zone+" is not a known time zone (e.g. Asia/Shanghai)"))
+	}
+	if len(errs) > 0 {
+		return domain.Errorf(domain.Invalid, "%v", errors.Join(errs...))
+	}
+	return nil
+}
+
+// headKeyPath says where the head signing key lives, or why there is none.
+func (c *Config) headKeyPath() (path string, create bool, err error) {
+	switch {
+	case c.HeadKeyFile != "":
+		return c.HeadKeyFile, false, nil
+	case c.DatabaseURL == "":
+		return filepath.Join(c.Data, "keys", keys.HeadKeyFile), true, nil
+	}
+	return "", false, domain.Errorf(domain.Invalid,
+		"with PostgreSQL every node signs with the same key file: run `riskledger keys init DIR` once and set head_key_file (or RISKLEDGER_HEAD_KEY_FILE) to DIR/%s", keys.HeadKeyFile)
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/httpapi"
+	"github.com/riskledger/riskledger/keys"
+)
+
+func init() {
+	register("serve", &command{
+		summary: "serve the ledger over HTTP (prints its URL)",
+		usage:   "[--listen ADDR]",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("listen", "", "address to listen on; port 0 picks a free one (default 127.0.0.1:8080; RISKLEDGER_LISTEN)")
+		},
+		run: runServe,
+	})
+	register("verify", &command{
+		summary: "recompute the hash chain; with --against, check a signed head is still in the ledger",
+		usage:   "[--against HEAD_FILE] [--json]",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("against", "", "a statement printed earlier by `riskledger head`")
+			fs.Bool("json", false, "print the report as JSON")
+		},
+		run: runVerify,
+	})
+	register("head", &command{
+		summary: "print a signed statement of the ledger's head, to keep outside the database",
+		usage:   "",
+		run:     runHead,
+	})
+	register("version", &command{
+		summary: "print the version",
+		usage:   "[--json]",
+		flags:   func(fs *flag.FlagSet) { fs.Bool("json", false, "print as JSON") },
+		run:     runVersion,
+	})
+	register("keys", &command{
+		summary: "keys init DIR: make the key files every PostgreSQL node shares",
+		usage:   "init DIR",
+		run:     runKeys,
+	})
+}
+
+func flagString(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
+func flagBool(fs *flag.FlagSet, name string) bool     { return fs.Lookup(name).Value.String() == "true" }
+
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if v := flagString(fs, "listen"); v != "" {
+		m.Config.Listen = v
+	}
+	logger := slog.New(slog.NewJSONHandler(m.Stderr, nil))
+	store, what, err := m.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := m.headKey(); err != nil { // made now, so that the first `head` needs nothing
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return domain.Errorf(domain.Unavailable, "cannot listen on %s: %v", m.Config.Listen, err)
+	}
+	api := &httpapi.Server{Store: store, Logger: logger, Version: version()}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(m.Stdout, "riskledger serving on http://%s/ (%s)\n", ln.Addr(), what)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func runVerify(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	var stmt *eventstore.Statement
+	if path := flagString(fs, "against"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return domain.Errorf(domain.Invalid, "cannot read head file: %v", err)
+		}
+		stmt = new(eventstore.Statement)
+		if err := json.Unmarshal(b, stmt); err != nil {
+			return domain.Errorf(domain.Invalid, "%s is not a head statement: %v", path, err)
+		}
+		key, err := m.headKey()
+		if err != nil {
+			return err
+		}
+		if err := stmt.Check(key.Public().(ed25519.PublicKey)); err != nil {
+			return err
+		}
+	}
+	store, _, err := m.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var r eventstore.Report
+	if stmt != nil {
+		r, err = eventstore.VerifyAgainst(ctx, store, *stmt)
+	} else {
+		r, err = eventstore.Verify(ctx, store)
+	}
+	if err != nil {
+		return err
+	}
+	if flagBool(fs, "json") {
+		if err := json.NewEncoder(m.Stdout).Encode(r); err != nil {
+			return err
+		}
+	} else if r.OK {
+		fmt.Fprintf(m.Stdout, "OK: %d events verified; head %d %s\n", r.Checked, r.Head.Position, r.Head.Hash)
+		if stmt != nil {
+			fmt.Fprintf(m.Stdout, "the ledger still holds the signed head %d %s (signed %s)\n", stmt.Position, stmt.Hash, stmt.SignedAt.Format(time.RFC3339))
+		}
+	} else {
+		fmt.Fprintf(m.Stdout, "FAILED at position %d: %s\n", r.FirstBad, r.Reason)
+	}
+	if !r.OK {
+		return &exitError{exitFailed}
+	}
+	return nil
+}
+
+func runHead(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	key, err := m.headKey()
+	if err != nil {
+		return err
+	}
+	store, _, err := m.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	h, err := store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(eventstore.SignHead(h, key, time.Now()))
+}
+
+func runVersion(_ context.Context, m *Main, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if flagBool(fs, "json") {
+		return json.NewEncoder(m.Stdout).Encode(map[string]string{"version": version(), "go": runtime.Version()})
+	}
+	_, err := fmt.Fprintf(m.Stdout, "riskledger %s (%s)\n", version(), runtime.Version())
+	return err
+}
+
+func runKeys(_ context.Context, m *Main, fs *flag.FlagSet) error {
+	if fs.NArg() != 2 || fs.Arg(0) != "init" {
+		return &usageError{"usage: riskledger keys init DIR"}
+	}
+	dir := fs.Arg(1)
+	path := filepath.Join(dir, keys.HeadKeyFile)
+	if _, err := keys.CreateEd25519(path); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "made %s; give every node head_key_file = %s (or RISKLEDGER_HEAD_KEY_FILE)\n", path, path)
+	return nil
+}
