@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -213,7 +214,8 @@ func (c *Committer) loop() {
 type batchState struct {
 	head     Head
 	streams  map[string]StreamState // changed by this batch
-	fetched  map[string]StreamState // read from the cache or the database
+	fetched  map[string]StreamState // read from the database
+	cache    map[string]StreamState // the Committer's cache, read-only here
 	existing map[uuid.UUID]Event    // stored events with caller-supplied ids
 	added    map[uuid.UUID]*Event   // events of this batch with caller-supplied ids
 	rows     []Row
@@ -224,7 +226,10 @@ func (b *batchState) stream(name string) StreamState {
 	if s, ok := b.streams[name]; ok {
 		return s
 	}
-	return b.fetched[name]
+	if s, ok := b.fetched[name]; ok {
+		return s
+	}
+	return b.cache[name]
 }
 
 func (b *batchState) stored(id uuid.UUID) (*Event, bool) {
@@ -321,8 +326,9 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 	}
 	st := &batchState{
 		head:     head,
-		streams:  make(map[string]StreamState),
-		fetched:  make(map[string]StreamState, len(seen)),
+		streams:  make(map[string]StreamState, len(seen)),
+		fetched:  make(map[string]StreamState, len(missing)),
+		cache:    c.cache,
 		existing: loaded.Events,
 		added:    make(map[uuid.UUID]*Event),
 		now:      c.cfg.Now().UTC().Truncate(time.Microsecond),
@@ -332,11 +338,6 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 	}
 	for _, name := range missing {
 		st.fetched[name] = loaded.Streams[name] // zero state for new streams
-	}
-	for name := range seen {
-		if s, ok := c.cache[name]; ok {
-			st.fetched[name] = s
-		}
 	}
 
 	results := make([]result, len(reqs))
@@ -351,12 +352,8 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 			return nil, 0, fmt.Errorf("commit %d events: %w", len(st.rows), err)
 		}
 	}
-	for name, s := range st.fetched {
-		c.cache[name] = s
-	}
-	for name, s := range st.streams {
-		c.cache[name] = s
-	}
+	maps.Copy(c.cache, st.fetched)
+	maps.Copy(c.cache, st.streams)
 	c.cacheHead = st.head.Position
 	return results, st.head.Position, nil
 }

@@ -31,7 +31,7 @@ type writeTx struct {
 	tx *sql.Tx
 	// What Commit publishes to the overlay once the transaction is durable.
 	changed map[string]eventstore.StreamState
-	flushed bool
+	flushed int64 // the new streams_at, when this batch flushed the overlay
 }
 
 func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (eventstore.Loaded, error) {
@@ -120,12 +120,12 @@ func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[
 	}
 	t.changed = streams
 	streamsAt := "streams_at"
-	if t.s.overlay.size()+len(streams) >= t.s.flushAt {
+	if t.s.overlay.size()+len(streams) >= t.s.flushAt || head.Position-t.s.overlay.snapshotAt() >= flushEvents {
 		if err := t.flush(ctx, streams); err != nil {
 			return err
 		}
 		streamsAt = "?4"
-		t.flushed = true
+		t.flushed = head.Position
 	}
 	_, err := t.tx.ExecContext(ctx, `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, streams_at = `+streamsAt+` WHERE id = 1`,
 		head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
@@ -177,8 +177,9 @@ func (t *writeTx) Commit(context.Context) error {
 	o := t.s.overlay
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if t.flushed {
+	if t.flushed > 0 {
 		o.m = make(map[string]eventstore.StreamState)
+		o.at = t.flushed
 		return nil
 	}
 	maps.Copy(o.m, t.changed)
@@ -191,4 +192,10 @@ func (o *overlay) size() int {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return len(o.m)
+}
+
+func (o *overlay) snapshotAt() int64 {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.at
 }

@@ -44,3 +44,44 @@ func BenchmarkAppendGroupCommit(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkAppendBulk measures Append calls of 1,000 events each, four in
+// flight, as a bulk import makes them.
+func BenchmarkAppendBulk(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Dir: b.TempDir(), Synchronous: os.Getenv("SYNC")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	payload := json.RawMessage(`{"checkpoint_id":"5f0c6a8e-1b7e-4a53-9d57-2f4e2b8f4a10","person_id":"0b8e2b36-6a3f-4d0e-8a59-4c0f3f6e7d21","method":"qr","temperature_celsius":36.6,"decision":"admitted","reason":"green"}`)
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	work := make(chan int, 16)
+	for range 4 {
+		wg.Go(func() {
+			for n := range work {
+				appends := make([]eventstore.StreamAppend, 0, n)
+				seen := map[string]bool{}
+				for range n {
+					stream := fmt.Sprintf("person-%d", rand.IntN(100000))
+					if seen[stream] {
+						continue
+					}
+					seen[stream] = true
+					appends = append(appends, eventstore.StreamAppend{Stream: stream,
+						Events: []eventstore.NewEvent{{Type: "ScanRecorded", Payload: payload, Actor: "checkpoint"}}})
+				}
+				if _, err := s.Append(context.Background(), appends...); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for i := 0; i < b.N; i += 1000 {
+		work <- min(1000, b.N-i)
+	}
+	close(work)
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

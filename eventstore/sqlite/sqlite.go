@@ -57,8 +57,12 @@ const applicationID = 0x524c4447
 const schemaVersion = 1
 
 // defaultFlushStreams is how many changed stream states the overlay holds
-// before they are written to the streams table.
-const defaultFlushStreams = 50000
+// before they are written to the streams table (about 100 bytes each).
+const defaultFlushStreams = 200000
+
+// flushEvents bounds the events appended between flushes, and so the log
+// that Open replays to rebuild the overlay.
+const flushEvents = 1000000
 
 const schema = `
 CREATE TABLE events (
@@ -127,6 +131,7 @@ type Store struct {
 type overlay struct {
 	mu sync.RWMutex
 	m  map[string]eventstore.StreamState
+	at int64 // head.streams_at: the position the streams table is valid at
 }
 
 func (o *overlay) get(name string) (eventstore.StreamState, bool) {
@@ -239,8 +244,10 @@ func lockDir(dir string) (*os.File, error) {
 // the streams table's snapshot.
 func (s *Store) loadOverlay(ctx context.Context) error {
 	s.overlay = &overlay{m: make(map[string]eventstore.StreamState)}
-	rows, err := s.writer.QueryContext(ctx, `SELECT stream, position FROM events
-		WHERE position > (SELECT streams_at FROM head WHERE id = 1) ORDER BY position`)
+	if err := s.writer.QueryRowContext(ctx, `SELECT streams_at FROM head WHERE id = 1`).Scan(&s.overlay.at); err != nil {
+		return fmt.Errorf("load stream states: %w", err)
+	}
+	rows, err := s.writer.QueryContext(ctx, `SELECT stream, position FROM events WHERE position > ? ORDER BY position`, s.overlay.at)
 	if err != nil {
 		return fmt.Errorf("load stream states: %w", err)
 	}
@@ -331,6 +338,11 @@ func migrate(ctx context.Context, db *sql.DB, path string) error {
 		return domain.Errorf(domain.Invalid, "%s was written by a newer riskledger (layout %d; this one reads %d)", path, version, schemaVersion)
 	case appID != 0 || tables > 0:
 		return domain.Errorf(domain.Invalid, "%s is an SQLite database of another application, not a riskledger ledger", path)
+	}
+	// Larger pages: fewer page splits and less per-page work on the
+	// append-only tables. Only a new, empty file takes this setting.
+	if _, err := db.ExecContext(ctx, "PRAGMA page_size = 16384"); err != nil {
+		return fmt.Errorf("set page size: %w", err)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

@@ -1,6 +1,6 @@
--- The ledger: one row per event, keyed by its gapless position, and the head
--- row that every append locks. Column names match the embedded store's so
--- that the two read alike to an administrator.
+-- The ledger: one row per event, keyed by its gapless position, with every
+-- envelope field in a column of its own, and the head row that every
+-- append locks.
 CREATE TABLE events (
 	position       bigint PRIMARY KEY,
 	id             uuid NOT NULL UNIQUE,
