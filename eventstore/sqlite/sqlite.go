@@ -92,9 +92,11 @@ CREATE TABLE head (
 INSERT INTO head VALUES (1, 0, zeroblob(32), 0, 0);
 `
 
-// eventColumns are read by scanEvents; the last is the previous row's hash.
-const eventColumns = `e.position, e.id, e.stream, e.type, e.payload, e.hash, e.env,
-	(SELECT p.hash FROM events p WHERE p.position = e.position - 1)`
+// rowColumns are an event's own columns, as scanEvents reads them.
+const rowColumns = `e.position, e.id, e.stream, e.type, e.payload, e.hash, e.env`
+
+// eventColumns add the previous row's hash, for reads of single events.
+const eventColumns = rowColumns + `, (SELECT p.hash FROM events p WHERE p.position = e.position - 1)`
 
 // Config tunes the embedded store.
 type Config struct {
@@ -453,11 +455,24 @@ func (s *Store) lastOf(ctx context.Context, stream string) (eventstore.StreamSta
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`, after, limit)
+	// A run of the log: each event's previous hash is the hash of the row
+	// before it, so only the first needs a look-up.
+	var prev []byte
+	if after > 0 {
+		err := s.reader.QueryRowContext(ctx, `SELECT hash FROM events WHERE position = ?`, after).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read from %d: %w", after, err)
+		}
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+rowColumns+` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read from %d: %w", after, err)
 	}
-	return scanEvents(rows)
+	evs, err := scanRun(rows, prev, min(limit, 1<<16))
+	if err != nil {
+		return nil, err
+	}
+	return evs, nil
 }
 
 // Subscribe implements eventstore.Store.
@@ -518,13 +533,27 @@ func (s *Store) Close() error {
 }
 
 func scanEvents(rows *sql.Rows) ([]eventstore.Event, error) {
+	return scan(rows, nil, false, 0)
+}
+
+// scanRun reads consecutive rows whose previous hashes are not selected:
+// the first row's is prev, each later row's is the hash of the row before.
+func scanRun(rows *sql.Rows, prev []byte, expect int) ([]eventstore.Event, error) {
+	return scan(rows, prev, true, expect)
+}
+
+func scan(rows *sql.Rows, prev []byte, run bool, expect int) ([]eventstore.Event, error) {
 	defer rows.Close()
-	var out []eventstore.Event
+	out := make([]eventstore.Event, 0, expect)
 	for rows.Next() {
 		var e eventstore.Event
-		var id, hash, env, prev []byte
+		var id, hash, env []byte
 		var payload []byte
-		if err := rows.Scan(&e.Position, &id, &e.Stream, &e.Type, &payload, &hash, &env, &prev); err != nil {
+		dest := []any{&e.Position, &id, &e.Stream, &e.Type, &payload, &hash, &env}
+		if !run {
+			dest = append(dest, &prev)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
 		}
 		bad := func(what string) error {
@@ -546,6 +575,9 @@ func scanEvents(rows *sql.Rows) ([]eventstore.Event, error) {
 		}
 		e.Payload = payload
 		out = append(out, e)
+		if run {
+			prev = hash
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
