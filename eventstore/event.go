@@ -189,7 +189,7 @@ type StreamAppend struct {
 type Head struct {
 	Position   int64     `json:"position"`
 	Hash       Hash      `json:"hash"`
-	RecordedAt time.Time `json:"recorded_at"`
+	RecordedAt time.Time `json:"recorded_at,omitzero"` // absent while the ledger is empty
 }
 
 // ConflictError reports a stream whose version did not match the append's
