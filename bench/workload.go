@@ -181,40 +181,10 @@ type runResult struct {
 // call from `workers` goroutines, each waiting for its call before making
 // the next: with one worker that is one transaction per event.
 func appendSingles(ctx context.Context, st eventstore.Store, w *workload, start, n int64, workers int) (runResult, error) {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var once sync.Once
-	var firstErr error
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := next.Add(1) - 1
-				if k >= n || ctx.Err() != nil {
-					return
-				}
-				_, stream, ev := w.gen(start + k)
-				t := time.Now()
-				_, err := st.Append(ctx, eventstore.StreamAppend{Stream: stream, Events: []eventstore.NewEvent{ev}})
-				lat[k] = time.Since(t)
-				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("append event %d: %w", start+k, err); cancel() })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	dur := time.Since(t0)
-	if firstErr != nil {
-		return runResult{}, firstErr
-	}
-	return runResult{events: n, dur: dur, lat: lat}, nil
+	return appendCalls(ctx, st, n, n, workers, func(k int64) (int64, int64, []eventstore.StreamAppend) {
+		_, stream, ev := w.gen(start + k)
+		return start + k, start + k, []eventstore.StreamAppend{{Stream: stream, Events: []eventstore.NewEvent{ev}}}
+	})
 }
 
 // appendMulti appends events [start, start+n) in calls of callSize events
@@ -222,6 +192,29 @@ func appendSingles(ctx context.Context, st eventstore.Store, w *workload, start,
 // flight.
 func appendMulti(ctx context.Context, st eventstore.Store, w *workload, start, n int64, callSize, workers int) (runResult, error) {
 	calls := (n + int64(callSize) - 1) / int64(callSize)
+	return appendCalls(ctx, st, n, calls, workers, func(c int64) (int64, int64, []eventstore.StreamAppend) {
+		lo, hi := c*int64(callSize), min((c+1)*int64(callSize), n)
+		idx := make(map[string]int, hi-lo)
+		appends := make([]eventstore.StreamAppend, 0, hi-lo)
+		for k := lo; k < hi; k++ {
+			_, stream, ev := w.gen(start + k)
+			j, ok := idx[stream]
+			if !ok {
+				j = len(appends)
+				idx[stream] = j
+				appends = append(appends, eventstore.StreamAppend{Stream: stream})
+			}
+			appends[j].Events = append(appends[j].Events, ev)
+		}
+		return start + lo, start + hi - 1, appends
+	})
+}
+
+// appendCalls makes `calls` Append calls from `workers` goroutines, call c
+// built by build (which also names its first and last event, for errors),
+// and times each call. The first error stops every worker.
+func appendCalls(ctx context.Context, st eventstore.Store, events, calls int64, workers int,
+	build func(c int64) (first, last int64, appends []eventstore.StreamAppend)) (runResult, error) {
 	lat := make([]time.Duration, calls)
 	var next atomic.Int64
 	ctx, cancel := context.WithCancel(ctx)
@@ -231,43 +224,29 @@ func appendMulti(ctx context.Context, st eventstore.Store, w *workload, start, n
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				c := next.Add(1) - 1
 				if c >= calls || ctx.Err() != nil {
 					return
 				}
-				lo, hi := c*int64(callSize), min((c+1)*int64(callSize), n)
-				idx := make(map[string]int, hi-lo)
-				appends := make([]eventstore.StreamAppend, 0, hi-lo)
-				for k := lo; k < hi; k++ {
-					_, stream, ev := w.gen(start + k)
-					j, ok := idx[stream]
-					if !ok {
-						j = len(appends)
-						idx[stream] = j
-						appends = append(appends, eventstore.StreamAppend{Stream: stream})
-					}
-					appends[j].Events = append(appends[j].Events, ev)
-				}
+				first, last, appends := build(c)
 				t := time.Now()
 				_, err := st.Append(ctx, appends...)
 				lat[c] = time.Since(t)
 				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("append events %d..%d: %w", start+lo, start+hi-1, err); cancel() })
+					once.Do(func() { firstErr = fmt.Errorf("append events %d..%d: %w", first, last, err); cancel() })
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	dur := time.Since(t0)
 	if firstErr != nil {
 		return runResult{}, firstErr
 	}
-	return runResult{events: n, dur: dur, lat: lat}, nil
+	return runResult{events: events, dur: dur, lat: lat}, nil
 }
 
 // clock is the stores' clock; the committer reads it once per transaction,
