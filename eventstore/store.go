@@ -27,6 +27,10 @@ type Store interface {
 	// version order. An unknown stream has no events (no error).
 	ReadStream(ctx context.Context, stream string, after int64) ([]Event, error)
 
+	// StreamVersion returns the stream's current version: the number of its
+	// events, 0 for a stream that has none.
+	StreamVersion(ctx context.Context, stream string) (int64, error)
+
 	// ReadAll returns up to limit events with Position > after, in position
 	// order. Positions are gapless and only committed events are returned,
 	// so a reader never sees position p+1 before p.

@@ -207,6 +207,20 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 	return evs, nil
 }
 
+// StreamVersion implements eventstore.Store with one probe of the
+// (stream, stream_version) index.
+func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(stream_version), 0) FROM events WHERE stream = $1`, stream).Scan(&v)
+	if err != nil {
+		return 0, s.readError(ctx, fmt.Sprintf("read stream %s", stream), err)
+	}
+	return v, nil
+}
+
 // ReadAll implements eventstore.Store. A negative limit reads to the end.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
 	if s.closed.Load() {

@@ -424,6 +424,15 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 	return scanEvents(rows)
 }
 
+// StreamVersion implements eventstore.Store.
+func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error) {
+	st, err := s.lastOf(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	return st.Version, nil
+}
+
 // lastOf finds a stream's version and last event: in the overlay, else in
 // the streams table. A read-only store has no overlay and looks for events
 // after the snapshot in the log itself.
