@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/google/uuid"
+
 	"github.com/riskledger/riskledger/domain"
 )
 
@@ -26,6 +28,10 @@ type Store interface {
 	// ReadStream returns the events of stream with StreamVersion > after, in
 	// version order. An unknown stream has no events (no error).
 	ReadStream(ctx context.Context, stream string, after int64) ([]Event, error)
+
+	// ReadEvent returns the event with the given id, and false when the
+	// ledger has none.
+	ReadEvent(ctx context.Context, id uuid.UUID) (Event, bool, error)
 
 	// StreamVersion returns the stream's current version: the number of its
 	// events, 0 for a stream that has none.

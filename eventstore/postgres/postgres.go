@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -205,6 +206,22 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 		return nil, s.readError(ctx, fmt.Sprintf("read stream %s", stream), err)
 	}
 	return evs, nil
+}
+
+// ReadEvent implements eventstore.Store through the id index.
+func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, bool, error) {
+	if s.closed.Load() {
+		return eventstore.Event{}, false, eventstore.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, pgtype.UUID{Bytes: id, Valid: true})
+	evs, err := scanEvents(rows, err, 1)
+	if err != nil {
+		return eventstore.Event{}, false, s.readError(ctx, fmt.Sprintf("read event %s", id), err)
+	}
+	if len(evs) == 0 {
+		return eventstore.Event{}, false, nil
+	}
+	return evs[0], true, nil
 }
 
 // StreamVersion implements eventstore.Store with one probe of the

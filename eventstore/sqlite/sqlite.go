@@ -424,6 +424,19 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 	return scanEvents(rows)
 }
 
+// ReadEvent implements eventstore.Store through the id index.
+func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, bool, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id[:])
+	if err != nil {
+		return eventstore.Event{}, false, fmt.Errorf("read event %s: %w", id, err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil || len(evs) == 0 {
+		return eventstore.Event{}, false, err
+	}
+	return evs[0], true, nil
+}
+
 // StreamVersion implements eventstore.Store.
 func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error) {
 	st, err := s.lastOf(ctx, stream)

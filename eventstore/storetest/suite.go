@@ -188,12 +188,18 @@ func testAppendAndRead(t *testing.T, h Harness) {
 	if err != nil || len(tail) != 1 || tail[0].StreamVersion != 3 {
 		t.Fatalf("read stream person-a after 2: %v %v", tail, err)
 	}
+	if got, ok, err := s.ReadEvent(context.Background(), second[0].ID); err != nil || !ok || !sameEvent(got, second[0]) {
+		t.Fatalf("read event %s: %+v %v %v", second[0].ID, got, ok, err)
+	}
+	if _, ok, err := s.ReadEvent(context.Background(), uuid.New()); err != nil || ok {
+		t.Fatalf("read an unknown event: %v %v", ok, err)
+	}
 	for stream, want := range map[string]int64{"person-a": 3, "person-b": 1, "nobody": 0} {
 		if v, err := s.StreamVersion(context.Background(), stream); err != nil || v != want {
 			t.Fatalf("stream version of %s: %d %v, want %d", stream, v, err, want)
 		}
 	}
-		none, err := s.ReadStream(context.Background(), "nobody", 0)
+	none, err := s.ReadStream(context.Background(), "nobody", 0)
 	if err != nil || len(none) != 0 {
 		t.Fatalf("read unknown stream: %v %v", none, err)
 	}
