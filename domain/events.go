@@ -12,6 +12,7 @@ import (
 // schema version and an upcaster, so old ledgers replay as they were.
 const (
 	EvPersonRegistered     = "PersonRegistered"
+	EvDocumentClaimed      = "DocumentClaimed"
 	EvIdentityVerified     = "IdentityVerified"
 	EvDependentApplied     = "DependentApplied"
 	EvDependentEnded       = "DependentEnded"
@@ -32,7 +33,7 @@ const (
 // EventTypes lists every event type with its current schema version.
 func EventTypes() map[string]int {
 	return map[string]int{
-		EvPersonRegistered: 1, EvIdentityVerified: 1, EvDependentApplied: 1, EvDependentEnded: 1,
+		EvPersonRegistered: 1, EvDocumentClaimed: 1, EvIdentityVerified: 1, EvDependentApplied: 1, EvDependentEnded: 1,
 		EvHealthFormSubmitted: 1, EvSymptomsReported: 1, EvDiagnosisRecorded: 1,
 		EvKeyAreaDesignated: 1, EvKeyAreaLifted: 1, EvPolicyPublished: 1,
 		EvCheckpointRegistered: 1, EvScanRecorded: 1, EvContactReported: 1,
@@ -98,6 +99,13 @@ type PersonRegistered struct {
 	Nationality  string         `json:"nationality"`
 	Phone        Sealed         `json:"phone,omitempty"`
 	RegisteredBy PersonID       `json:"registered_by,omitzero"`
+}
+
+// DocumentClaimed: an identity document (known by its keyed hash, the
+// stream's name) now belongs to a person; the document's stream holds
+// nothing else, so a second registration of the same document fails.
+type DocumentClaimed struct {
+	PersonID PersonID `json:"person_id"`
 }
 
 // IdentityVerified: a person's identity was checked.

@@ -19,7 +19,7 @@ func must[T any](v T, err error) T {
 // TestEventTypeNamesAreStable guards the names already written to ledgers:
 // renaming one would orphan every event of that type.
 func TestEventTypeNamesAreStable(t *testing.T) {
-	want := []string{"PersonRegistered", "IdentityVerified", "DependentApplied", "DependentEnded",
+	want := []string{"PersonRegistered", "DocumentClaimed", "IdentityVerified", "DependentApplied", "DependentEnded",
 		"HealthFormSubmitted", "SymptomsReported", "DiagnosisRecorded", "KeyAreaDesignated", "KeyAreaLifted",
 		"PolicyPublished", "CheckpointRegistered", "ScanRecorded", "ContactReported", "ColourOverridden",
 		"PersonErased", "FactRetracted"}
