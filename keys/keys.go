@@ -20,6 +20,16 @@ import (
 // HeadKeyFile is the file name of the key that signs head statements.
 const HeadKeyFile = "head.key"
 
+// MasterKeyFile is the file name of the master key, which wraps the
+// per-person keys that personal data is encrypted with.
+const MasterKeyFile = "master.key"
+
+// MasterKeySize is the length of a master key in bytes (an AES-256 key).
+const MasterKeySize = 32
+
+// masterKeyType is the PEM block type of a master key file.
+const masterKeyType = "RISKLEDGER MASTER KEY"
+
 // LoadEd25519 reads an Ed25519 private key from a PEM (PKCS #8) file. A
 // missing file is a NotFound error; a file that holds something else is Invalid.
 func LoadEd25519(path string) (ed25519.PrivateKey, error) {
@@ -46,7 +56,7 @@ func LoadEd25519(path string) (ed25519.PrivateKey, error) {
 }
 
 // CreateEd25519 writes a new Ed25519 key to path (mode 0600), refusing to
-// replace an existing file.
+// replace an existing file: that is a Conflict error.
 func CreateEd25519(path string) (ed25519.PrivateKey, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -56,25 +66,10 @@ func CreateEd25519(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, domain.Errorf(domain.Unavailable, "cannot create key directory: %v", err)
+	if err := writeNew(path, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return nil, domain.Errorf(domain.Conflict, "key file %s already exists; keys are never overwritten", path)
-	}
-	if err != nil {
-		return nil, domain.Errorf(domain.Unavailable, "cannot create key file %s: %v", path, err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write key %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync key %s: %w", path, err)
-	}
-	return priv, f.Close()
+	return priv, nil
 }
 
 // LoadOrCreateEd25519 loads the key at path, creating it first if missing.
@@ -84,4 +79,76 @@ func LoadOrCreateEd25519(path string) (ed25519.PrivateKey, error) {
 		return CreateEd25519(path)
 	}
 	return k, err
+}
+
+// LoadMasterKey reads the master key from a PEM file (block type
+// "RISKLEDGER MASTER KEY", 32 bytes). A missing file is a NotFound error; a
+// file that holds something else is Invalid; an unreadable one Unavailable.
+func LoadMasterKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, domain.Errorf(domain.NotFound, "master key file %s does not exist; create it with `riskledger keys init %s`", path, filepath.Dir(path))
+	}
+	if err != nil {
+		return nil, domain.Errorf(domain.Unavailable, "cannot read master key file %s: %v", path, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != masterKeyType {
+		return nil, domain.Errorf(domain.Invalid, "key file %s is not a riskledger master key (a PEM block %q)", path, masterKeyType)
+	}
+	if len(block.Bytes) != MasterKeySize {
+		return nil, domain.Errorf(domain.Invalid, "master key file %s holds %d bytes, not %d", path, len(block.Bytes), MasterKeySize)
+	}
+	return block.Bytes, nil
+}
+
+// CreateMasterKey writes a new random master key to path (mode 0600). An
+// existing file is never replaced, since the personal data sealed under it
+// would become unreadable: that is a Conflict error.
+func CreateMasterKey(path string) ([]byte, error) {
+	k := make([]byte, MasterKeySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("generate master key: %w", err)
+	}
+	if err := writeNew(path, &pem.Block{Type: masterKeyType, Bytes: k}); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// LoadOrCreateMasterKey loads the master key at path, creating it first if
+// missing. It returns the errors of LoadMasterKey and CreateMasterKey.
+func LoadOrCreateMasterKey(path string) ([]byte, error) {
+	k, err := LoadMasterKey(path)
+	if domain.ErrorCode(err) == domain.NotFound {
+		return CreateMasterKey(path)
+	}
+	return k, err
+}
+
+// writeNew writes block to a new file at path (mode 0600, its directory
+// 0700), synced before it returns. An existing file is a Conflict error.
+func writeNew(path string, block *pem.Block) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return domain.Errorf(domain.Unavailable, "cannot create key directory: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return domain.Errorf(domain.Conflict, "key file %s already exists; keys are never overwritten", path)
+	}
+	if err != nil {
+		return domain.Errorf(domain.Unavailable, "cannot create key file %s: %v", path, err)
+	}
+	if err := pem.Encode(f, block); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync key %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close key %s: %w", path, err)
+	}
+	return nil
 }

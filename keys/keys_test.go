@@ -41,3 +41,52 @@ func TestLoadRejectsOtherFiles(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 }
+
+func TestMasterKeyIsMadeOnceAndKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k", keys.MasterKeyFile)
+	a, err := keys.LoadOrCreateMasterKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != keys.MasterKeySize {
+		t.Fatalf("master key of %d bytes, want %d", len(a), keys.MasterKeySize)
+	}
+	b, err := keys.LoadOrCreateMasterKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != string(b) {
+		t.Fatal("the second load made a new master key")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("master key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if _, err := keys.CreateMasterKey(path); domain.ErrorCode(err) != domain.Conflict {
+		t.Fatalf("create over an existing master key: %v, want a conflict", err)
+	}
+	c, err := keys.CreateMasterKey(filepath.Join(t.TempDir(), keys.MasterKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) == string(c) {
+		t.Fatal("two new master keys are equal")
+	}
+}
+
+func TestLoadMasterKeyRejectsOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	head := filepath.Join(dir, keys.HeadKeyFile)
+	if _, err := keys.CreateEd25519(head); err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("-----BEGIN RISKLEDGER MASTER KEY-----\nAAAA\n-----END RISKLEDGER MASTER KEY-----\n"), 0o600)
+	for name, path := range map[string]string{"an Ed25519 key": head, "a short key": short} {
+		if _, err := keys.LoadMasterKey(path); domain.ErrorCode(err) != domain.Invalid {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+	if _, err := keys.LoadMasterKey(filepath.Join(dir, "missing")); domain.ErrorCode(err) != domain.NotFound {
+		t.Fatalf("missing: %v", err)
+	}
+}

@@ -1,0 +1,256 @@
+// Package commands is the write side: every fact enters the ledger through
+// a command that is validated (by domain.ParseCommand), decided against the
+// current state, and appended with expected versions, so that concurrent
+// commands cannot together break an invariant (a guardian's fifth
+// dependent, a document registered twice). One use case per file.
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/vault"
+)
+
+// Handler executes commands against a ledger.
+type Handler struct {
+	store       eventstore.Store
+	vault       *vault.Vault
+	maxAttempts int
+}
+
+// New returns a Handler over store, with personal data sealed in vault.
+func New(store eventstore.Store, vault *vault.Vault) *Handler {
+	return &Handler{store: store, vault: vault, maxAttempts: 64}
+}
+
+// Result is what a command appended, or found already appended.
+type Result struct {
+	Events []eventstore.Event
+	// AlreadyPresent: the command (same idempotency key, same content) was
+	// in the ledger before; nothing was appended.
+	AlreadyPresent bool
+}
+
+// change is what a decision appends to one stream.
+type change struct {
+	stream   string
+	expected eventstore.Expected
+	facts    []fact
+	// missing is the error when expected is StreamExists and the stream has
+	// no events.
+	missing error
+}
+
+type fact struct {
+	typ  string
+	data any
+}
+
+// decision loads the state a command needs and decides its changes. It is
+// run again when a concurrent command moved a stream it read.
+type decision func(ctx context.Context) ([]change, error)
+
+// Execute decides and appends cmd on behalf of actor. It returns an Invalid
+// error for a command that breaks a rule, NotFound for a person or
+// checkpoint that is not registered, Conflict for a state that forbids it
+// (or an idempotency key reused with other content), Limit when a quota is
+// full, and Unavailable when the ledger cannot be written.
+func (h *Handler) Execute(ctx context.Context, cmd domain.Command, actor string) (Result, error) {
+	key, err := domain.IdempotencyKey(cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	content := cmd
+	content.ID = ""
+	digest, err := domain.IdempotencyKey(content)
+	if err != nil {
+		return Result{}, err
+	}
+	if r, ok, err := h.replayed(ctx, key, digest); ok || err != nil {
+		return r, h.after(ctx, cmd, err)
+	}
+	decide, err := h.decision(cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	for attempt := 1; ; attempt++ {
+		changes, err := decide(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		appends, err := stamp(changes, cmd, key, digest, actor)
+		if err != nil {
+			return Result{}, err
+		}
+		evs, err := h.store.Append(ctx, appends...)
+		var conflict *eventstore.ConflictError
+		switch {
+		case err == nil:
+			return Result{Events: evs}, h.after(ctx, cmd, nil)
+		case errors.As(err, &conflict):
+			if e := missingStream(changes, conflict); e != nil {
+				return Result{}, e
+			}
+			if attempt < h.maxAttempts {
+				continue // another command moved a stream this one read: decide again
+			}
+			return Result{}, domain.Errorf(domain.Conflict, "the ledger kept changing while this command was decided (%d attempts); send it again", attempt)
+		case domain.ErrorCode(err) == domain.Conflict:
+			// The same key is being appended by another call right now.
+			if r, ok, rerr := h.replayed(ctx, key, digest); ok || rerr != nil {
+				return r, h.after(ctx, cmd, rerr)
+			}
+		}
+		return Result{}, err
+	}
+}
+
+// after finishes what a command does outside the ledger, also when it is
+// replayed (an erasure whose key destruction failed is completed by
+// sending it again).
+func (h *Handler) after(ctx context.Context, cmd domain.Command, err error) error {
+	if err != nil {
+		return err
+	}
+	if e, ok := cmd.Body.(domain.ErasePerson); ok {
+		if err := h.vault.Erase(ctx, e.PersonID.UUID()); err != nil {
+			return fmt.Errorf("destroy the key of person %s: %w", e.PersonID, err)
+		}
+	}
+	return nil
+}
+
+// replayed finds a command already in the ledger by its first event's id.
+func (h *Handler) replayed(ctx context.Context, key, digest string) (Result, bool, error) {
+	first, ok, err := h.store.ReadEvent(ctx, domain.DeriveEventID(key, 0))
+	if err != nil || !ok {
+		return Result{}, false, err
+	}
+	var meta struct {
+		Digest string `json:"digest"`
+	}
+	_ = json.Unmarshal(first.Metadata, &meta)
+	if meta.Digest != digest {
+		return Result{}, false, domain.Errorf(domain.Conflict,
+			"a command with id %q is already in the ledger with other content (at position %d); use a new id", key, first.Position)
+	}
+	evs := []eventstore.Event{first}
+	for n := 1; ; n++ {
+		e, ok, err := h.store.ReadEvent(ctx, domain.DeriveEventID(key, n))
+		if err != nil {
+			return Result{}, false, err
+		}
+		if !ok {
+			return Result{Events: evs, AlreadyPresent: true}, true, nil
+		}
+		evs = append(evs, e)
+	}
+}
+
+// stamp turns decided changes into appends: event ids derived from the
+// idempotency key, the command's time, its actor, and metadata that ties
+// each event to its command.
+func stamp(changes []change, cmd domain.Command, key, digest, actor string) ([]eventstore.StreamAppend, error) {
+	meta, err := json.Marshal(map[string]string{"command": cmd.Name(), "idempotency_key": key, "digest": digest})
+	if err != nil {
+		return nil, err
+	}
+	versions := domain.EventTypes()
+	var out []eventstore.StreamAppend
+	n := 0
+	for _, c := range changes {
+		a := eventstore.StreamAppend{Stream: c.stream, Expected: c.expected}
+		for _, f := range c.facts {
+			payload, err := json.Marshal(f.data)
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", f.typ, err)
+			}
+			a.Events = append(a.Events, eventstore.NewEvent{
+				ID: domain.DeriveEventID(key, n), Type: f.typ, SchemaVersion: versions[f.typ],
+				OccurredAt: cmd.At, RecordedAt: cmd.RecordedAt, Actor: actor,
+				Payload: payload, Metadata: meta,
+			})
+			n++
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// missingStream turns "stream must exist" conflicts into the change's own
+// not-found error.
+func missingStream(changes []change, c *eventstore.ConflictError) error {
+	if c.Current != 0 {
+		return nil
+	}
+	for _, ch := range changes {
+		if ch.stream == c.Stream && ch.missing != nil {
+			return ch.missing
+		}
+	}
+	return nil
+}
+
+// decision picks the use case for the command's body.
+func (h *Handler) decision(cmd domain.Command) (decision, error) {
+	switch b := cmd.Body.(type) {
+	case domain.RegisterPerson:
+		return h.registerPerson(b), nil
+	case domain.ApplyDependent:
+		return h.applyDependent(b), nil
+	case domain.EndDependent:
+		return h.endDependent(b), nil
+	case domain.VerifyIdentity:
+		return personFact(b.PersonID, domain.EvIdentityVerified, domain.IdentityVerified(b)), nil
+	case domain.SubmitHealthForm:
+		return personFact(b.PersonID, domain.EvHealthFormSubmitted, domain.HealthFormSubmitted(b)), nil
+	case domain.ReportSymptoms:
+		return personFact(b.PersonID, domain.EvSymptomsReported, domain.SymptomsReported(b)), nil
+	case domain.RecordDiagnosis:
+		return personFact(b.PersonID, domain.EvDiagnosisRecorded, domain.DiagnosisRecorded(b)), nil
+	case domain.OverrideColour:
+		return personFact(b.PersonID, domain.EvColourOverridden, domain.ColourOverridden(b)), nil
+	case domain.ErasePerson:
+		return h.erasePerson(b), nil
+	case domain.DesignateKeyArea:
+		return fixed(domain.KeyAreasStream, domain.EvKeyAreaDesignated, domain.KeyAreaDesignated(b)), nil
+	case domain.LiftKeyArea:
+		return fixed(domain.KeyAreasStream, domain.EvKeyAreaLifted, domain.KeyAreaLifted(b)), nil
+	case domain.RegisterCheckpoint:
+		return fixed(domain.CheckpointStream(b.CheckpointID), domain.EvCheckpointRegistered, domain.CheckpointRegistered{
+			CheckpointID: b.CheckpointID, Name: b.Name, Kind: b.Kind, District: b.District,
+			Admits: b.AdmittedColours(), Recognises: append([]string{}, b.Recognises...),
+		}), nil
+	case domain.ReportContact:
+		return h.reportContact(b), nil
+	case domain.PublishPolicy:
+		return h.publishPolicy(b), nil
+	case domain.Retract:
+		return h.retract(b), nil
+	}
+	return nil, domain.Errorf(domain.Invalid, "command %s cannot be executed by this version of riskledger yet", cmd.Name())
+}
+
+// fixed appends one fact to a stream whatever its state.
+func fixed(stream, typ string, data any) decision {
+	return func(context.Context) ([]change, error) {
+		return []change{{stream: stream, expected: eventstore.Any, facts: []fact{{typ, data}}}}, nil
+	}
+}
+
+// personFact appends one fact to a registered person's stream.
+func personFact(p domain.PersonID, typ string, data any) decision {
+	return func(context.Context) ([]change, error) {
+		return []change{{stream: domain.PersonStream(p), expected: eventstore.StreamExists,
+			facts: []fact{{typ, data}}, missing: notRegistered(p)}}, nil
+	}
+}
+
+func notRegistered(p domain.PersonID) error {
+	return domain.Errorf(domain.NotFound, "person %s is not registered; register them first", p)
+}
