@@ -50,7 +50,7 @@ func init() {
 		run:     runVersion,
 	})
 	register("keys", &command{
-		summary: "keys init DIR: make the key files every PostgreSQL node shares",
+		summary: "keys init DIR: make the key files (head signing, master) every PostgreSQL node shares",
 		usage:   "init DIR",
 		run:     runKeys,
 	})
@@ -197,10 +197,14 @@ func runKeys(_ context.Context, m *Main, fs *flag.FlagSet) error {
 		return &usageError{"usage: riskledger keys init DIR"}
 	}
 	dir := fs.Arg(1)
-	path := filepath.Join(dir, keys.HeadKeyFile)
-	if _, err := keys.CreateEd25519(path); err != nil {
+	head, master := filepath.Join(dir, keys.HeadKeyFile), filepath.Join(dir, keys.MasterKeyFile)
+	if _, err := keys.CreateEd25519(head); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "made %s; give every node head_key_file = %s (or RISKLEDGER_HEAD_KEY_FILE)\n", path, path)
+	if _, err := keys.CreateMasterKey(master); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "made %s and %s; give every node head_key_file = %s (or RISKLEDGER_HEAD_KEY_FILE); keep copies of both apart from the database\n",
+		head, master, head)
 	return nil
 }

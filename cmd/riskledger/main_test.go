@@ -237,3 +237,21 @@ func TestServeOnPortZero(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+func TestKeysInit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if code, out, errs := run(t, nil, "keys", "init", dir); code != 0 || !strings.Contains(out, "master.key") {
+		t.Fatalf("keys init: %d %q %q", code, out, errs)
+	}
+	for _, f := range []string{"head.key", "master.key"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if code, _, errs := run(t, nil, "keys", "init", dir); code != exitFailed || !strings.Contains(errs, "already exists") {
+		t.Fatalf("keys init over existing keys: %d %q", code, errs)
+	}
+	if code, _, _ := run(t, nil, "keys", "make", dir); code != exitUsage {
+		t.Fatalf("keys make: %d", code)
+	}
+}
