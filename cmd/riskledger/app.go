@@ -48,9 +48,9 @@ type command struct {
 	run     func(ctx context.Context, m *Main, fs *flag.FlagSet) error
 }
 
-var commands = map[string]*command{}
+var subcommands = map[string]*command{}
 
-func register(name string, c *command) { commands[name] = c }
+func register(name string, c *command) { subcommands[name] = c }
 
 // usageError is a command line that cannot be run as written.
 type usageError struct{ msg string }
@@ -78,7 +78,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return exitOK
 	}
 	name := rest[0]
-	cmd, ok := commands[name]
+	cmd, ok := subcommands[name]
 	if !ok {
 		fmt.Fprintf(m.Stderr, "riskledger: unknown command %q; run `riskledger help` for the list\n", name)
 		return exitUsage
@@ -135,13 +135,13 @@ global flags (before or after the command):
 func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "riskledger: an event-sourced contact-tracing and risk ledger")
 	fmt.Fprintln(w, "\nusage: riskledger [global flags] COMMAND [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
+	names := make([]string, 0, len(subcommands))
+	for n := range subcommands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, subcommands[n].summary)
 	}
 	fmt.Fprint(w, globalHelp)
 	fmt.Fprintln(w, "\nRun `riskledger COMMAND --help` for a command's flags.")

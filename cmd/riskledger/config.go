@@ -28,6 +28,13 @@ type Config struct {
 	// (RISKLEDGER_HEAD_KEY_FILE). Default with the embedded store:
 	// DATA/keys/head.key, made on first use. PostgreSQL requires it.
 	HeadKeyFile string `json:"head_key_file"`
+	// MasterKeyFile wraps the per-person keys of personal data
+	// (RISKLEDGER_MASTER_KEY_FILE). Default with the embedded store:
+	// DATA/keys/master.key, made on first use. PostgreSQL requires it.
+	MasterKeyFile string `json:"master_key_file"`
+	// MaxClockSkew is how far in the future a command's `at` may lie
+	// (RISKLEDGER_MAX_CLOCK_SKEW, a Go duration; default 5m).
+	MaxClockSkew string `json:"max_clock_skew"`
 }
 
 // settings names each setting's variable, for the environment and for help.
@@ -40,6 +47,8 @@ var settings = []struct {
 	{"RISKLEDGER_ZONE", func(c *Config) *string { return &c.Zone }},
 	{"RISKLEDGER_LISTEN", func(c *Config) *string { return &c.Listen }},
 	{"RISKLEDGER_HEAD_KEY_FILE", func(c *Config) *string { return &c.HeadKeyFile }},
+	{"RISKLEDGER_MASTER_KEY_FILE", func(c *Config) *string { return &c.MasterKeyFile }},
+	{"RISKLEDGER_MAX_CLOCK_SKEW", func(c *Config) *string { return &c.MaxClockSkew }},
 }
 
 // DefaultConfig returns the settings used when nothing else is said.
@@ -84,7 +93,12 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.Zone); err != nil {
 		errs = append(errs, errors.New("zone "+c.Zone+" is not a known time zone (e.g. Asia/Shanghai)"))
 	}
-	if len(errs) > 0 {
+	if c.MaxClockSkew != "" {
+		if d, err := time.ParseDuration(c.MaxClockSkew); err != nil || d < 0 {
+			errs = append(errs, errors.New("max_clock_skew "+c.MaxClockSkew+" is not a duration of 0 or more (e.g. 5m)"))
+		}
+	}
+		if len(errs) > 0 {
 		return domain.Errorf(domain.Invalid, "%v", errors.Join(errs...))
 	}
 	return nil
@@ -100,4 +114,16 @@ func (c *Config) headKeyPath() (path string, create bool, err error) {
 	}
 	return "", false, domain.Errorf(domain.Invalid,
 		"with PostgreSQL every node signs with the same key file: run `riskledger keys init DIR` once and set head_key_file (or RISKLEDGER_HEAD_KEY_FILE) to DIR/%s", keys.HeadKeyFile)
+}
+
+// masterKeyPath says where the master key lives, or why there is none.
+func (c *Config) masterKeyPath() (path string, create bool, err error) {
+	switch {
+	case c.MasterKeyFile != "":
+		return c.MasterKeyFile, false, nil
+	case c.DatabaseURL == "":
+		return filepath.Join(c.Data, "keys", keys.MasterKeyFile), true, nil
+	}
+	return "", false, domain.Errorf(domain.Invalid,
+		"with PostgreSQL every node seals personal data with the same master key: run `riskledger keys init DIR` once and set master_key_file (or RISKLEDGER_MASTER_KEY_FILE) to DIR/%s", keys.MasterKeyFile)
 }
