@@ -98,7 +98,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("max_clock_skew "+c.MaxClockSkew+" is not a duration of 0 or more (e.g. 5m)"))
 		}
 	}
-		if len(errs) > 0 {
+	if len(errs) > 0 {
 		return domain.Errorf(domain.Invalid, "%v", errors.Join(errs...))
 	}
 	return nil
