@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/internal/postgresdb"
 )
 
 // backend opens the Committer's write transactions. Each runs on one pooled
@@ -31,7 +32,7 @@ type backend struct{ s *Store }
 func (b backend) Begin(ctx context.Context) (eventstore.Tx, error) {
 	conn, err := b.s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, postgresdb.Error(err)
 	}
 	return &writeTx{s: b.s, conn: conn}, nil
 }
@@ -66,17 +67,17 @@ func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (
 	br := t.conn.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return l, dbError(err)
+		return l, postgresdb.Error(err)
 	}
 	var err error
 	if l.Head, err = scanHead(br.QueryRow()); err != nil {
-		return l, dbError(err)
+		return l, postgresdb.Error(err)
 	}
 	l.Streams = make(map[string]eventstore.StreamState, len(streams))
 	if len(streams) > 0 {
 		rows, err := br.Query()
 		if err != nil {
-			return l, dbError(err)
+			return l, postgresdb.Error(err)
 		}
 		if err := scanStreams(rows, l.Streams); err != nil {
 			return l, err
@@ -86,14 +87,14 @@ func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (
 		rows, err := br.Query()
 		evs, err := scanEvents(rows, err, len(ids))
 		if err != nil {
-			return l, dbError(err)
+			return l, postgresdb.Error(err)
 		}
 		l.Events = make(map[uuid.UUID]eventstore.Event, len(evs))
 		for _, e := range evs {
 			l.Events[e.ID] = e
 		}
 	}
-	return l, dbError(br.Close())
+	return l, postgresdb.Error(br.Close())
 }
 
 // streamsQuery probes the (stream, stream_version) index once per stream
@@ -114,7 +115,7 @@ func scanStreams(rows pgx.Rows, out map[string]eventstore.StreamState) error {
 		}
 		out[name] = st
 	}
-	return dbError(rows.Err())
+	return postgresdb.Error(rows.Err())
 }
 
 func uuidArray(ids []uuid.UUID) []pgtype.UUID {
@@ -129,7 +130,7 @@ func uuidArray(ids []uuid.UUID) []pgtype.UUID {
 func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]eventstore.StreamState, error) {
 	rows, err := t.conn.Query(ctx, streamsQuery, names)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, postgresdb.Error(err)
 	}
 	out := make(map[string]eventstore.StreamState, len(names))
 	return out, scanStreams(rows, out)
@@ -164,7 +165,7 @@ func (t *writeTx) Commit(ctx context.Context) error {
 		// interface allows it).
 		tag, err := t.conn.Exec(ctx, "COMMIT")
 		if err != nil {
-			return fmt.Errorf("commit: %w", dbError(err))
+			return fmt.Errorf("commit: %w", postgresdb.Error(err))
 		}
 		return t.committed(tag)
 	}
@@ -178,7 +179,7 @@ func (t *writeTx) Commit(ctx context.Context) error {
 		t.s.copyBuf = nil // one huge batch should not pin its buffer for good
 	}
 	if err != nil {
-		return fmt.Errorf("copy events and commit: %w", dbError(err))
+		return fmt.Errorf("copy events and commit: %w", postgresdb.Error(err))
 	}
 	return t.committed(tag)
 }
@@ -209,7 +210,7 @@ func (t *writeTx) Rollback(ctx context.Context) error {
 	}
 	t.begun = false
 	_, err := t.conn.Exec(ctx, `ROLLBACK`)
-	return dbError(err)
+	return postgresdb.Error(err)
 }
 
 func (t *writeTx) release() {

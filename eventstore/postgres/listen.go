@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/riskledger/riskledger/internal/postgresdb"
 )
 
 // Reconnection backoff of the listener.
@@ -23,16 +25,16 @@ const (
 func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.listenCfg)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, postgresdb.Error(err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
 		closeQuietly(conn)
-		return nil, fmt.Errorf("listen on %s: %w", s.channel, dbError(err))
+		return nil, fmt.Errorf("listen on %s: %w", s.channel, postgresdb.Error(err))
 	}
 	var head int64
 	if err := conn.QueryRow(ctx, `SELECT position FROM ledger_head WHERE id = 1`).Scan(&head); err != nil {
 		closeQuietly(conn)
-		return nil, fmt.Errorf("read head: %w", dbError(err))
+		return nil, fmt.Errorf("read head: %w", postgresdb.Error(err))
 	}
 	s.advance(head)
 	return conn, nil

@@ -27,6 +27,7 @@ import (
 
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/internal/postgresdb"
 )
 
 const eventColumns = `position, id, stream, stream_version, type, schema_version, occurred_at, recorded_at,
@@ -34,10 +35,6 @@ const eventColumns = `position, id, stream, stream_version, type, schema_version
 
 // maxExpect caps the rows ReadAll allocates room for before reading them.
 const maxExpect = 1 << 16
-
-// maxIdentifier is PostgreSQL's identifier length limit (NAMEDATALEN-1);
-// longer names are silently truncated, which would merge distinct schemas.
-const maxIdentifier = 63
 
 // Config says where the ledger lives.
 type Config struct {
@@ -69,12 +66,7 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.URL) == "" {
 		problems = append(problems, "the database URL is empty; give a postgres:// URL")
 	}
-	if len(c.Schema) > maxIdentifier {
-		problems = append(problems, fmt.Sprintf("schema name %q is %d bytes long; PostgreSQL allows at most %d", c.Schema, len(c.Schema), maxIdentifier))
-	}
-	if strings.ContainsRune(c.Schema, 0) {
-		problems = append(problems, "schema name contains a NUL byte")
-	}
+	problems = append(problems, postgresdb.SchemaProblems(c.Schema)...)
 	if len(problems) > 0 {
 		return domain.Errorf(domain.Invalid, "%s", strings.Join(problems, "; "))
 	}
@@ -111,23 +103,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	poolCfg, err := pgxpool.ParseConfig(cfg.URL)
+	poolCfg, err := postgresdb.ParseConfig(cfg.URL, cfg.Schema)
 	if err != nil {
-		// The parser's message quotes the URL, password and all.
-		return nil, domain.Errorf(domain.Invalid, "the database URL is not a valid PostgreSQL connection string; "+
-			"use postgres://user:password@host:5432/database?sslmode=disable")
+		return nil, err
 	}
 	params := poolCfg.ConnConfig.RuntimeParams
-	params["search_path"] = pgx.Identifier{cfg.Schema}.Sanitize()
-	if params["application_name"] == "" {
-		params["application_name"] = "riskledger"
-	}
 	listenCfg := poolCfg.ConnConfig.Copy()
 	listenCfg.RuntimeParams["application_name"] = params["application_name"] + " listener"
 
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	pool, err := postgresdb.NewPool(ctx, poolCfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", dbError(err))
+		return nil, err
 	}
 	s := &Store{
 		pool:         pool,
@@ -137,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		notifier:     eventstore.NewNotifier(),
 		listenerDone: make(chan struct{}),
 	}
-	if err := migrate(ctx, pool, cfg.Schema); err != nil {
+	if err := postgresdb.Migrate(ctx, pool, cfg.Schema, migrations); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -171,7 +157,7 @@ func channelName(schema string) string {
 			break
 		}
 	}
-	if c := prefix + schema; plain && len(c) <= maxIdentifier {
+	if c := prefix + schema; plain && len(c) <= postgresdb.MaxIdentifier {
 		return c
 	}
 	sum := sha256.Sum256([]byte(schema))
@@ -280,7 +266,7 @@ func (s *Store) readError(ctx context.Context, what string, err error) error {
 	case s.closed.Load():
 		return eventstore.ErrClosed
 	}
-	return fmt.Errorf("%s: %w", what, dbError(err))
+	return fmt.Errorf("%s: %w", what, postgresdb.Error(err))
 }
 
 // Subscribe implements eventstore.Store.

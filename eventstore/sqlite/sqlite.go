@@ -29,7 +29,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +41,7 @@ import (
 
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/internal/sqlitedb"
 )
 
 // FileName is the ledger's file inside the data directory.
@@ -165,7 +165,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, domain.Errorf(domain.Unavailable, "cannot create data directory %s: %v", cfg.Dir, err)
 		}
 	}
-	if err := checkHeader(path); err != nil {
+	if err := ledgerFile.CheckHeader(path); err != nil {
 		return nil, err
 	}
 	if cfg.FlushStreams <= 0 {
@@ -195,7 +195,7 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 		if s.writer, err = openDB(path, cfg.Synchronous, 1, false); err != nil {
 			return err
 		}
-		if err := migrate(ctx, s.writer, path); err != nil {
+		if err := ledgerFile.Migrate(ctx, s.writer, path); err != nil {
 			return err
 		}
 	}
@@ -203,7 +203,7 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 		return err
 	}
 	if cfg.ReadOnly {
-		if err := migrate(ctx, s.reader, path); err != nil {
+		if err := ledgerFile.Migrate(ctx, s.reader, path); err != nil {
 			return err
 		}
 	}
@@ -272,92 +272,29 @@ func (s *Store) loadOverlay(ctx context.Context) error {
 	return rows.Err()
 }
 
-// checkHeader rejects an existing file that is not an SQLite database before
-// the driver touches it (and, in WAL mode, writes beside it).
-func checkHeader(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return domain.Errorf(domain.Unavailable, "cannot open ledger file %s: %v", path, err)
-	}
-	defer f.Close()
-	var hdr [16]byte
-	n, _ := f.Read(hdr[:])
-	if n == 0 {
-		return nil // an empty file becomes a new ledger
-	}
-	if string(hdr[:n]) != "SQLite format 3\x00" {
-		return domain.Errorf(domain.Invalid, "%s is not a riskledger ledger: it is not an SQLite database", path)
-	}
-	return nil
+// ledgerFile is the ledger's kind of SQLite file. Larger pages: fewer page
+// splits and less per-page work on the append-only tables.
+var ledgerFile = sqlitedb.File{
+	What:          "ledger",
+	ApplicationID: applicationID,
+	Version:       schemaVersion,
+	Schema:        schema,
+	PageSize:      16384,
 }
 
 func openDB(path, synchronous string, conns int, readOnly bool) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(30000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous("+synchronous+")")
-	q.Add("_pragma", "cache_size(-65536)")
-	q.Add("_pragma", "temp_store(MEMORY)")
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
-	} else {
+	pragmas := []string{"cache_size(-65536)", "temp_store(MEMORY)"}
+	if !readOnly {
 		// Fewer, larger checkpoints: the table's last page, rewritten by
 		// every batch, is copied back to the database once per checkpoint.
-		q.Add("_pragma", "wal_autocheckpoint(10000)")
-		q.Set("_txlock", "immediate")
+		pragmas = append(pragmas, "wal_autocheckpoint(10000)")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, domain.Errorf(domain.Invalid, "%s is not a usable riskledger ledger: %v", path, err)
-	}
-	return db, nil
-}
-
-// migrate checks that db is a riskledger ledger and creates the schema in a
-// new file.
-func migrate(ctx context.Context, db *sql.DB, path string) error {
-	var appID, version, tables int
-	err := db.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id),
-		(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)`).Scan(&appID, &version, &tables)
-	if err != nil {
-		return domain.Errorf(domain.Invalid, "%s is not a usable riskledger ledger: %v", path, err)
-	}
-	switch {
-	case appID == applicationID && version == schemaVersion:
-		return nil
-	case appID == applicationID && version > schemaVersion:
-		return domain.Errorf(domain.Invalid, "%s was written by a newer riskledger (layout %d; this one reads %d)", path, version, schemaVersion)
-	case appID != 0 || tables > 0:
-		return domain.Errorf(domain.Invalid, "%s is an SQLite database of another application, not a riskledger ledger", path)
-	}
-	// Larger pages: fewer page splits and less per-page work on the
-	// append-only tables. Only a new, empty file takes this setting.
-	if _, err := db.ExecContext(ctx, "PRAGMA page_size = 16384"); err != nil {
-		return fmt.Errorf("set page size: %w", err)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create ledger: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("create ledger schema: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, schemaVersion)); err != nil {
-		return fmt.Errorf("mark ledger: %w", err)
-	}
-	return tx.Commit()
+	return ledgerFile.Open(path, sqlitedb.Options{
+		Synchronous: synchronous,
+		Conns:       conns,
+		ReadOnly:    readOnly,
+		Pragmas:     pragmas,
+	})
 }
 
 // insertChunk is how many rows one INSERT statement carries.

@@ -22,12 +22,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/internal/postgresdb"
 	"github.com/riskledger/riskledger/vault"
 )
-
-// maxIdentifier is PostgreSQL's identifier length limit (NAMEDATALEN-1);
-// longer names are silently truncated, which would merge distinct schemas.
-const maxIdentifier = 63
 
 // Config says where the key store lives.
 type Config struct {
@@ -57,12 +54,7 @@ func (c *Config) Validate() error {
 	if c.Schema == "" {
 		problems = append(problems, "the key store's schema is not named; give it a schema of its own, apart from the ledger's")
 	}
-	if len(c.Schema) > maxIdentifier {
-		problems = append(problems, fmt.Sprintf("schema name %q is %d bytes long; PostgreSQL allows at most %d", c.Schema, len(c.Schema), maxIdentifier))
-	}
-	if strings.ContainsRune(c.Schema, 0) {
-		problems = append(problems, "schema name contains a NUL byte")
-	}
+	problems = append(problems, postgresdb.SchemaProblems(c.Schema)...)
 	if len(problems) > 0 {
 		return domain.Errorf(domain.Invalid, "key store: %s", strings.Join(problems, "; "))
 	}
@@ -88,23 +80,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	poolCfg, err := pgxpool.ParseConfig(cfg.URL)
+	poolCfg, err := postgresdb.ParseConfig(cfg.URL, cfg.Schema)
 	if err != nil {
-		// The parser's message quotes the URL, password and all.
-		return nil, domain.Errorf(domain.Invalid, "the database URL is not a valid PostgreSQL connection string; "+
-			"use postgres://user:password@host:5432/database?sslmode=disable")
+		return nil, err
 	}
 	params := poolCfg.ConnConfig.RuntimeParams
-	params["search_path"] = pgx.Identifier{cfg.Schema}.Sanitize()
-	if params["application_name"] == "" {
-		params["application_name"] = "riskledger"
-	}
 	params["application_name"] += " vault"
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	pool, err := postgresdb.NewPool(ctx, poolCfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", dbError(err))
+		return nil, err
 	}
-	if err := migrate(ctx, pool, cfg.Schema); err != nil {
+	if err := postgresdb.Migrate(ctx, pool, cfg.Schema, migrations); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -115,20 +101,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) MasterKeyFingerprint(ctx context.Context, version int, fp []byte) ([]byte, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("record master key fingerprint: %w", dbError(err))
+		return nil, fmt.Errorf("record master key fingerprint: %w", postgresdb.Error(err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	if _, err := tx.Exec(ctx, `INSERT INTO master_keys (version, fingerprint, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT (version) DO NOTHING`, version, fp, s.now()); err != nil {
-		return nil, fmt.Errorf("record master key fingerprint: %w", dbError(err))
+		return nil, fmt.Errorf("record master key fingerprint: %w", postgresdb.Error(err))
 	}
 	// A new statement sees the row of a concurrent insert that won.
 	var stored []byte
 	if err := tx.QueryRow(ctx, `SELECT fingerprint FROM master_keys WHERE version = $1`, version).Scan(&stored); err != nil {
-		return nil, fmt.Errorf("read master key fingerprint: %w", dbError(err))
+		return nil, fmt.Errorf("read master key fingerprint: %w", postgresdb.Error(err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("record master key fingerprint: %w", dbError(err))
+		return nil, fmt.Errorf("record master key fingerprint: %w", postgresdb.Error(err))
 	}
 	return stored, nil
 }
@@ -152,7 +138,7 @@ func readKey(ctx context.Context, q queryRower, person uuid.UUID) (vault.Wrapped
 	case errors.Is(err, pgx.ErrNoRows):
 		return vault.WrappedKey{}, vault.ErrNoKey
 	case err != nil:
-		return vault.WrappedKey{}, fmt.Errorf("read data key: %w", dbError(err))
+		return vault.WrappedKey{}, fmt.Errorf("read data key: %w", postgresdb.Error(err))
 	case wrapped == nil || version == nil:
 		return vault.WrappedKey{}, vault.ErrErased
 	}
@@ -163,7 +149,7 @@ func readKey(ctx context.Context, q queryRower, person uuid.UUID) (vault.Wrapped
 func (s *Store) CreateKey(ctx context.Context, person uuid.UUID, k vault.WrappedKey) (vault.WrappedKey, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", dbError(err))
+		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", postgresdb.Error(err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	// ON CONFLICT DO NOTHING waits for a concurrent insert of the same
@@ -172,14 +158,14 @@ func (s *Store) CreateKey(ctx context.Context, person uuid.UUID, k vault.Wrapped
 	if _, err := tx.Exec(ctx, `INSERT INTO person_keys (person_id, master_version, wrapped, created_at)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (person_id) DO NOTHING`,
 		person, k.MasterVersion, k.Wrapped, s.now()); err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", dbError(err))
+		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", postgresdb.Error(err))
 	}
 	stored, err := readKey(ctx, tx, person)
 	if err != nil {
 		return vault.WrappedKey{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", dbError(err))
+		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", postgresdb.Error(err))
 	}
 	return stored, nil
 }
@@ -193,7 +179,7 @@ func (s *Store) Erase(ctx context.Context, person uuid.UUID) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO person_keys (person_id, created_at, erased_at) VALUES ($1, $2, $2)
 		ON CONFLICT (person_id) DO UPDATE SET master_version = NULL, wrapped = NULL,
 			erased_at = coalesce(person_keys.erased_at, excluded.erased_at)`, person, now); err != nil {
-		return fmt.Errorf("erase data key: %w", dbError(err))
+		return fmt.Errorf("erase data key: %w", postgresdb.Error(err))
 	}
 	return nil
 }

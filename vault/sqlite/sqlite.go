@@ -16,7 +16,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/internal/sqlitedb"
 	"github.com/riskledger/riskledger/vault"
 )
 
@@ -100,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} else if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, domain.Errorf(domain.Unavailable, "cannot create data directory %s: %v", cfg.Dir, err)
 	}
-	if err := checkHeader(path); err != nil {
+	if err := keyStoreFile.CheckHeader(path); err != nil {
 		return nil, err
 	}
 	s := &Store{now: cfg.Now}
@@ -117,7 +117,7 @@ func (s *Store) open(ctx context.Context, path string, readOnly bool) error {
 		if s.writer, err = openDB(path, 1, false); err != nil {
 			return err
 		}
-		if err := migrate(ctx, s.writer, path); err != nil {
+		if err := keyStoreFile.Migrate(ctx, s.writer, path); err != nil {
 			return err
 		}
 	}
@@ -125,87 +125,26 @@ func (s *Store) open(ctx context.Context, path string, readOnly bool) error {
 		return err
 	}
 	if readOnly {
-		return migrate(ctx, s.reader, path)
+		return keyStoreFile.Migrate(ctx, s.reader, path)
 	}
 	return nil
 }
 
-// checkHeader tells a file that is not SQLite from a damaged key store.
-func checkHeader(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return domain.Errorf(domain.Unavailable, "cannot open key store file %s: %v", path, err)
-	}
-	defer f.Close()
-	var hdr [16]byte
-	n, _ := f.Read(hdr[:])
-	if n == 0 {
-		return nil // an empty file becomes a new key store
-	}
-	if string(hdr[:n]) != "SQLite format 3\x00" {
-		return domain.Errorf(domain.Invalid, "%s is not a riskledger key store: it is not an SQLite database", path)
-	}
-	return nil
+// keyStoreFile is the key store's kind of SQLite file.
+var keyStoreFile = sqlitedb.File{
+	What:          "key store",
+	ApplicationID: applicationID,
+	Version:       schemaVersion,
+	Schema:        schema,
 }
 
 func openDB(path string, conns int, readOnly bool) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(30000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "secure_delete(ON)")
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
-	} else {
-		q.Set("_txlock", "immediate")
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, domain.Errorf(domain.Invalid, "%s is not a usable riskledger key store: %v", path, err)
-	}
-	return db, nil
-}
-
-// migrate checks that db is a riskledger key store and creates the schema
-// in a new file.
-func migrate(ctx context.Context, db *sql.DB, path string) error {
-	var appID, version, tables int
-	err := db.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id),
-		(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)`).Scan(&appID, &version, &tables)
-	if err != nil {
-		return domain.Errorf(domain.Invalid, "%s is not a usable riskledger key store: %v", path, err)
-	}
-	switch {
-	case appID == applicationID && version == schemaVersion:
-		return nil
-	case appID == applicationID && version > schemaVersion:
-		return domain.Errorf(domain.Invalid, "%s was written by a newer riskledger (layout %d; this one reads %d)", path, version, schemaVersion)
-	case appID != 0 || tables > 0:
-		return domain.Errorf(domain.Invalid, "%s is an SQLite database of another application, not a riskledger key store", path)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create key store: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("create key store schema: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, schemaVersion)); err != nil {
-		return fmt.Errorf("mark key store: %w", err)
-	}
-	return tx.Commit()
+	return keyStoreFile.Open(path, sqlitedb.Options{
+		Synchronous: "FULL",
+		Conns:       conns,
+		ReadOnly:    readOnly,
+		Pragmas:     []string{"secure_delete(ON)"},
+	})
 }
 
 // MasterKeyFingerprint implements vault.KeyStore. A read-only store that

@@ -1,4 +1,4 @@
-package postgres
+package postgresdb
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/riskledger/riskledger/domain"
 )
 
-func TestDBErrorCodes(t *testing.T) {
+func TestErrorCodes(t *testing.T) {
 	pg := func(code string) error { return fmt.Errorf("query: %w", &pgconn.PgError{Code: code, Message: "m"}) }
 	cases := []struct {
 		name string
@@ -35,7 +35,7 @@ func TestDBErrorCodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := dbError(tc.err)
+			err := Error(tc.err)
 			if got := domain.ErrorCode(err); got != tc.code {
 				t.Fatalf("code %q, want %q (%v)", got, tc.code, err)
 			}
@@ -46,8 +46,8 @@ func TestDBErrorCodes(t *testing.T) {
 	}
 	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
 		wrapped := fmt.Errorf("timeout: %w", ctxErr)
-		if err := dbError(wrapped); err != wrapped {
-			t.Errorf("dbError(%v) = %v, want it unchanged", wrapped, err)
+		if err := Error(wrapped); err != wrapped {
+			t.Errorf("Error(%v) = %v, want it unchanged", wrapped, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package postgres
+package postgresdb
 
 import (
 	"context"
@@ -13,10 +13,16 @@ import (
 	"github.com/riskledger/riskledger/domain"
 )
 
-// dbError gives a driver error the domain code a caller can act on. The
+// Error gives a driver error the domain code a caller can act on. The
 // driver's error stays in the chain (for the log and for errors.Is on
 // context errors); only the domain message is meant for people.
-func dbError(err error) error {
+//
+// A server that cannot be reached, or that dropped or shut down the
+// connection (SQLSTATE classes 08 and 57P0, network errors), is Unavailable,
+// as is one out of resources (class 53); refused credentials (class 28) and
+// a missing database (3D000) are Invalid. Context errors, domain errors and
+// every other error are returned unchanged, and nil as nil.
+func Error(err error) error {
 	if err == nil {
 		return nil
 	}
