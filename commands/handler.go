@@ -20,6 +20,7 @@ import (
 type Handler struct {
 	store       eventstore.Store
 	vault       *vault.Vault
+	colours     ColourView // nil until the colour projection runs
 	maxAttempts int
 }
 
@@ -232,6 +233,8 @@ func (h *Handler) decision(cmd domain.Command) (decision, error) {
 		return h.publishPolicy(b), nil
 	case domain.Retract:
 		return h.retract(b), nil
+	case domain.RecordScan:
+		return h.recordScan(cmd, b), nil
 	}
 	return nil, domain.Errorf(domain.Invalid, "command %s cannot be executed by this version of riskledger yet", cmd.Name())
 }
