@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImportContactsOnTheLyonHospitalData imports the first records of the
+// SocioPatterns hospital file (Vanhems et al. 2013) and checks the counts
+// against the records themselves.
+func TestImportContactsOnTheLyonHospitalData(t *testing.T) {
+	src := filepath.Join("..", "..", "..", "shared", "data", "proximity", "hospital_lyon_contacts.dat.gz")
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatalf("the shared data set is missing: %v", err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	var lines []string
+	people := map[string]bool{}
+	records := map[string]bool{}
+	sc := bufio.NewScanner(z)
+	for sc.Scan() && len(lines) < n {
+		fields := strings.Fields(sc.Text())
+		people[fields[1]], people[fields[2]] = true, true
+		records[fields[0]+" "+fields[1]+" "+fields[2]] = true
+		lines = append(lines, sc.Text())
+	}
+	file := filepath.Join(t.TempDir(), "hospital_lyon_head.dat")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	dir := t.TempDir()
+	args := []string{"import-contacts", "--data", dir, "--format", "sociopatterns", "--start", "2010-12-06T13:00:00+01:00", file}
+
+	code, out, errs := run(t, nil, args...)
+	want := fmt.Sprintf("%d records; %d persons registered, %d contacts recorded, 0 already present", n, len(people), len(records))
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("import: %d %q %q, want %q", code, out, errs, want)
+	}
+	code, out, _ = run(t, nil, args...)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("0 persons registered, 0 contacts recorded, %d already present", len(people)+len(records))) {
+		t.Fatalf("second import: %d %q", code, out)
+	}
+	if code, out, _ := run(t, nil, "verify", "--data", dir); code != 0 || !strings.Contains(out, fmt.Sprintf("OK: %d events", 2*len(people)+len(records))) {
+		t.Fatalf("verify: %d %q", code, out)
+	}
+	if code, _, errs := run(t, nil, "import-contacts", "--data", dir, "--format", "csv", "--start", "2010-12-06T13:00:00+01:00", file); code != exitUsage || !strings.Contains(errs, "sociopatterns") {
+		t.Fatalf("an unknown format: %d %q", code, errs)
+	}
+}
