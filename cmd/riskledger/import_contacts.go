@@ -13,12 +13,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
 )
 
@@ -118,32 +116,14 @@ func runImportContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	opts, err := m.parseOptions()
+	b, closeBulk, err := m.openBulk(ctx, "import-contacts", workers)
 	if err != nil {
 		return err
 	}
-	store, _, err := m.openStore(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	v, closeVault, err := m.openVault(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeVault()
-	h := commands.New(store, v)
-	dataset := "sociopatterns:" + strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".gz"), filepath.Ext(strings.TrimSuffix(filepath.Base(path), ".gz")))
+	defer closeBulk()
+	base := strings.TrimSuffix(filepath.Base(path), ".gz")
+	dataset := "sociopatterns:" + strings.TrimSuffix(base, filepath.Ext(base))
 
-	// One command line per fact, parsed as the import parses it, so that
-	// every rule of the command file applies here too.
-	execute := func(line string) (commands.Result, error) {
-		cmd, err := domain.ParseCommand([]byte(line), opts)
-		if err != nil {
-			return commands.Result{}, err
-		}
-		return h.Execute(ctx, cmd, "import-contacts")
-	}
 	var people []string
 	seen := map[string]bool{}
 	for _, rec := range records {
@@ -155,65 +135,31 @@ func runImportContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		}
 	}
 	sort.Strings(people)
-	var registered, contacts, present int
-	for _, p := range people {
+	persons, err := b.run(ctx, len(people), func(i int) (string, string) {
+		p := people[i]
 		line, _ := json.Marshal(map[string]any{
 			"id": dataset + ":person:" + p, "command": "register_person", "at": start.Format(time.RFC3339),
 			"person_id": datasetID(dataset, "person", p), "name": "participant " + p, "nationality": "ZZ",
 			"document": map[string]string{"type": "other", "number": dataset + ":" + p, "country": "ZZ"},
 		})
-		r, err := execute(string(line))
-		if err != nil {
-			return fmt.Errorf("register participant %s: %w", p, err)
-		}
-		if r.AlreadyPresent {
-			present++
-		} else {
-			registered++
-		}
+		return string(line), "participant " + p
+	})
+	if err != nil {
+		return err
 	}
-	// Contacts are independent of each other: run them at once, and let
-	// group commit batch them. Exact duplicate records are one fact (the
-	// content is the idempotency key).
-	var mu sync.Mutex
-	var firstErr error
-	work := make(chan contactRecord)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for rec := range work {
-				end := start.Add(time.Duration(rec.t) * time.Second)
-				line, _ := json.Marshal(map[string]any{
-					"command": "report_contact", "at": end.Format(time.RFC3339), "source": "sensor",
-					"person_id": datasetID(dataset, "person", rec.i), "other_id": datasetID(dataset, "person", rec.j),
-					"end": end.Format(time.RFC3339),
-				})
-				r, err := execute(string(line))
-				mu.Lock()
-				switch {
-				case err != nil && firstErr == nil:
-					firstErr = fmt.Errorf("line %d: %w", rec.line, err)
-				case err == nil && r.AlreadyPresent:
-					present++
-				case err == nil:
-					contacts++
-				}
-				mu.Unlock()
-			}
+	// Exact duplicate records are one fact: the content is the key.
+	contacts, err := b.run(ctx, len(records), func(i int) (string, string) {
+		rec := records[i]
+		end := start.Add(time.Duration(rec.t) * time.Second)
+		line, _ := json.Marshal(map[string]any{
+			"command": "report_contact", "at": end.Format(time.RFC3339), "source": "sensor",
+			"person_id": datasetID(dataset, "person", rec.i), "other_id": datasetID(dataset, "person", rec.j),
+			"end": end.Format(time.RFC3339),
 		})
-	}
-	for _, rec := range records {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
-			break
-		}
-		work <- rec
-	}
-	close(work)
-	wg.Wait()
+		return string(line), fmt.Sprintf("line %d", rec.line)
+	})
+	registered, recorded, present := persons.appended, contacts.appended, persons.present+contacts.present
 	fmt.Fprintf(m.Stdout, "%s: %d records; %d persons registered, %d contacts recorded, %d already present\n",
-		path, len(records), registered, contacts, present)
-	return firstErr
+		path, len(records), registered, recorded, present)
+	return err
 }
