@@ -77,7 +77,7 @@ func (h *Handler) recordScan(cmd domain.Command, b domain.RecordScan) decision {
 				scan.Reason = colour.String() + " is admitted here"
 			}
 		}
-		changes := []change{{stream: domain.CheckpointStream(b.CheckpointID), expected: eventstore.StreamExists,
+		changes := []change{{stream: domain.ScansStream(b.CheckpointID), expected: eventstore.Any,
 			facts: []fact{{domain.EvScanRecorded, scan}}}}
 		if fever && scan.Subject.Kind == domain.SubjectPerson {
 			// The reading is a symptom report too, in the same atomic append.

@@ -52,6 +52,11 @@ func PersonStream(id PersonID) string { return "person-" + id.String() }
 // CheckpointStream is a checkpoint's stream: registration and scans.
 func CheckpointStream(id CheckpointID) string { return "checkpoint-" + id.String() }
 
+// ScansStream holds a checkpoint's scans, apart from its registration, so
+// that deciding a scan reads the checkpoint's few registrations and not
+// every scan it ever made.
+func ScansStream(id CheckpointID) string { return "scans-" + id.String() }
+
 // DocumentStream claims an identity document (by its keyed hash): appended
 // with "no stream", it lets exactly one registration win a race.
 func DocumentStream(index string) string { return "document-" + index }

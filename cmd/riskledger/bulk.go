@@ -26,6 +26,9 @@ type counts struct{ appended, present int }
 // them. It stops at the first error, which names the line's source.
 func (b *bulk) run(ctx context.Context, n int, line func(i int) (text, source string)) (counts, error) {
 	var c counts
+	// Two equal lines in flight at once both succeed, the second as the
+	// ledger's idempotent no-op: count each fact once, by its position.
+	counted := map[int64]bool{}
 	var mu sync.Mutex
 	var firstErr error
 	work := make(chan int)
@@ -39,9 +42,12 @@ func (b *bulk) run(ctx context.Context, n int, line func(i int) (text, source st
 				switch {
 				case err != nil && firstErr == nil:
 					firstErr = fmt.Errorf("%s: %w", source, err)
-				case err == nil && r.AlreadyPresent:
+				case err == nil && (r.AlreadyPresent || len(r.Events) > 0 && counted[r.Events[0].Position]):
 					c.present++
 				case err == nil:
+					if len(r.Events) > 0 {
+						counted[r.Events[0].Position] = true
+					}
 					c.appended++
 				}
 				mu.Unlock()
