@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/riskledger/riskledger/commands"
@@ -96,4 +99,40 @@ func (m *Main) openBulk(ctx context.Context, actor string, workers int) (b *bulk
 	}
 	return &bulk{h: commands.New(store, v), opts: opts, actor: actor, workers: workers},
 		func() { closeVault(); store.Close() }, nil
+}
+
+// registerPeople registers the persons of a data set: id UUIDv5 of
+// "dataset:person:source id", document {type: other, number:
+// "dataset:source id"}, so that a second import finds the same persons and
+// other tools can compute their ids. label names a source record in
+// messages ("user", "participant").
+func (b *bulk) registerPeople(ctx context.Context, dataset, label, at string, ids []string) (counts, error) {
+	return b.run(ctx, len(ids), func(i int) (string, string) {
+		id := ids[i]
+		line, _ := json.Marshal(map[string]any{
+			"id": dataset + ":person:" + id, "command": "register_person", "at": at,
+			"person_id": datasetID(dataset, "person", id), "name": label + " " + id, "nationality": "ZZ",
+			"document": map[string]string{"type": "other", "number": dataset + ":" + id, "country": "ZZ"},
+		})
+		return string(line), label + " " + id
+	})
+}
+
+// datasetName is "format:file", the file's name without .gz and extension.
+func datasetName(format, path string) string {
+	base := strings.TrimSuffix(filepath.Base(path), ".gz")
+	return format + ":" + strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// firstSeen returns the distinct values in order of first appearance.
+func firstSeen(values func(yield func(string) bool)) []string {
+	seen := map[string]bool{}
+	var out []string
+	for v := range values {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -158,34 +158,30 @@ func runImportCheckins(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	}
 	defer closeBulk()
 
-	base := strings.TrimSuffix(filepath.Base(path), ".gz")
-	dataset := format + ":" + strings.TrimSuffix(base, filepath.Ext(base))
+	dataset := datasetName(format, path)
 	slices.SortStableFunc(rows, func(a, b checkin) int { return a.at.Compare(b.at) })
 	first := rows[0].at.Add(-time.Second).Format(time.RFC3339)
-	var users, venues []string
 	venueRow := map[string]checkin{}
 	for _, c := range rows {
 		if _, ok := venueRow[c.venue]; !ok {
 			venueRow[c.venue] = c
-			venues = append(venues, c.venue)
 		}
 	}
-	seen := map[string]bool{}
-	for _, c := range rows {
-		if !seen[c.user] {
-			seen[c.user] = true
-			users = append(users, c.user)
+	venues := firstSeen(func(yield func(string) bool) {
+		for _, c := range rows {
+			if !yield(c.venue) {
+				return
+			}
 		}
-	}
-	persons, err := b.run(ctx, len(users), func(i int) (string, string) {
-		u := users[i]
-		line, _ := json.Marshal(map[string]any{
-			"id": dataset + ":person:" + u, "command": "register_person", "at": first,
-			"person_id": datasetID(dataset, "person", u), "name": "user " + u, "nationality": "ZZ",
-			"document": map[string]string{"type": "other", "number": dataset + ":" + u, "country": "ZZ"},
-		})
-		return string(line), "user " + u
 	})
+	users := firstSeen(func(yield func(string) bool) {
+		for _, c := range rows {
+			if !yield(c.user) {
+				return
+			}
+		}
+	})
+	persons, err := b.registerPeople(ctx, dataset, "user", first, users)
 	if err != nil {
 		return err
 	}

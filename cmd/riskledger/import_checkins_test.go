@@ -10,11 +10,11 @@ import (
 	"testing"
 )
 
-// headOf writes the first n lines of a shared gzip file to a plain file
-// and returns its path with the lines.
-func headOf(t *testing.T, name string, n int) (string, []string) {
+// headOf writes the first n lines of a gzip file of ../shared/data (dir,
+// name) to a plain file and returns its path with the lines.
+func headOf(t *testing.T, dir, name string, n int) (string, []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "..", "shared", "data", "checkins", name))
+	f, err := os.Open(filepath.Join("..", "..", "..", "shared", "data", dir, name))
 	if err != nil {
 		t.Fatalf("the shared data set is missing: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestImportCheckins(t *testing.T) {
 		{"foursquare", "foursquare_nyc_subset.tsv.gz", true, 0, 1, 7},
 	} {
 		t.Run(tc.format, func(t *testing.T) {
-			path, lines := headOf(t, tc.file, 1500)
+			path, lines := headOf(t, "checkins", tc.file, 1500)
 			users, venues, rows := map[string]bool{}, map[string]bool{}, map[string]bool{}
 			for i, l := range lines {
 				if tc.header && i == 0 {

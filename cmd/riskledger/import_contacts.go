@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,29 +120,16 @@ func runImportContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	defer closeBulk()
-	base := strings.TrimSuffix(filepath.Base(path), ".gz")
-	dataset := "sociopatterns:" + strings.TrimSuffix(base, filepath.Ext(base))
-
-	var people []string
-	seen := map[string]bool{}
-	for _, rec := range records {
-		for _, p := range []string{rec.i, rec.j} {
-			if !seen[p] {
-				seen[p] = true
-				people = append(people, p)
+	dataset := datasetName("sociopatterns", path)
+	people := firstSeen(func(yield func(string) bool) {
+		for _, rec := range records {
+			if !yield(rec.i) || !yield(rec.j) {
+				return
 			}
 		}
-	}
-	sort.Strings(people)
-	persons, err := b.run(ctx, len(people), func(i int) (string, string) {
-		p := people[i]
-		line, _ := json.Marshal(map[string]any{
-			"id": dataset + ":person:" + p, "command": "register_person", "at": start.Format(time.RFC3339),
-			"person_id": datasetID(dataset, "person", p), "name": "participant " + p, "nationality": "ZZ",
-			"document": map[string]string{"type": "other", "number": dataset + ":" + p, "country": "ZZ"},
-		})
-		return string(line), "participant " + p
 	})
+	sort.Strings(people)
+	persons, err := b.registerPeople(ctx, dataset, "participant", start.Format(time.RFC3339), people)
 	if err != nil {
 		return err
 	}

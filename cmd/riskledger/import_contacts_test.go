@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"compress/gzip"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,29 +10,15 @@ import (
 // SocioPatterns hospital file (Vanhems et al. 2013) and checks the counts
 // against the records themselves.
 func TestImportContactsOnTheLyonHospitalData(t *testing.T) {
-	src := filepath.Join("..", "..", "..", "shared", "data", "proximity", "hospital_lyon_contacts.dat.gz")
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatalf("the shared data set is missing: %v", err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 3000
-	var lines []string
+	file, lines := headOf(t, "proximity", "hospital_lyon_contacts.dat.gz", n)
 	people := map[string]bool{}
 	records := map[string]bool{}
-	sc := bufio.NewScanner(z)
-	for sc.Scan() && len(lines) < n {
-		fields := strings.Fields(sc.Text())
+	for _, l := range lines {
+		fields := strings.Fields(l)
 		people[fields[1]], people[fields[2]] = true, true
 		records[fields[0]+" "+fields[1]+" "+fields[2]] = true
-		lines = append(lines, sc.Text())
 	}
-	file := filepath.Join(t.TempDir(), "hospital_lyon_head.dat")
-	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
 	dir := t.TempDir()
 	args := []string{"import-contacts", "--data", dir, "--format", "sociopatterns", "--start", "2010-12-06T13:00:00+01:00", file}
 
