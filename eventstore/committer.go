@@ -108,7 +108,12 @@ type request struct {
 	events  int
 	bytes   int
 	done    chan result
+	// group is shared by the calls of one AppendEach; nil for Append.
+	group *group
 }
+
+// group is the state of one AppendEach, owned by the commit loop.
+type group struct{ failed bool }
 
 type result struct {
 	events []Event
@@ -132,34 +137,98 @@ func NewCommitter(b Backend, cfg CommitterConfig) *Committer {
 
 // Append validates and queues the call, then waits for its own result.
 func (c *Committer) Append(ctx context.Context, appends ...StreamAppend) ([]Event, error) {
+	req, err := newRequest(ctx, appends, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.enqueue(ctx, req); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-req.done:
+		return r.events, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// AppendResult is the outcome of one call of AppendEach.
+type AppendResult struct {
+	Events []Event
+	Err    error
+}
+
+// ErrNotAttempted is the error of the calls AppendEach did not make because
+// an earlier call of the same AppendEach failed. Nothing of them is written.
+var ErrNotAttempted = domain.Errorf(domain.Conflict, "not attempted: an earlier append of the same sequence failed")
+
+// AppendEach makes calls in order, each decided on its own exactly as
+// Append decides it, as many per transaction as fit. It stops at the first
+// call that fails: that call gets its error and every later one
+// ErrNotAttempted, so that a caller who decided call i+1 in the knowledge
+// of call i can decide it again. It returns one result per call.
+func (c *Committer) AppendEach(ctx context.Context, calls [][]StreamAppend) []AppendResult {
+	out := make([]AppendResult, len(calls))
+	g := &group{}
+	reqs := make([]*request, 0, len(calls))
+	var invalid error
+	for _, call := range calls {
+		req, err := newRequest(ctx, call, g)
+		if err != nil {
+			invalid = err
+			break
+		}
+		if err := c.enqueue(ctx, req); err != nil {
+			invalid = err
+			break
+		}
+		reqs = append(reqs, req)
+	}
+	failed := false
+	for i, req := range reqs {
+		select {
+		case r := <-req.done:
+			out[i] = AppendResult{Events: r.events, Err: r.err}
+		case <-ctx.Done():
+			out[i] = AppendResult{Err: ctx.Err()}
+		}
+		failed = failed || out[i].Err != nil
+	}
+	for i := len(reqs); i < len(calls); i++ {
+		out[i].Err = ErrNotAttempted
+		if i == len(reqs) && !failed {
+			out[i].Err = invalid
+		}
+	}
+	return out
+}
+
+func newRequest(ctx context.Context, appends []StreamAppend, g *group) (*request, error) {
 	norm, err := normalize(appends)
 	if err != nil {
 		return nil, err
 	}
-	req := &request{ctx: ctx, appends: norm, done: make(chan result, 1)}
+	req := &request{ctx: ctx, appends: norm, done: make(chan result, 1), group: g}
 	for _, a := range norm {
 		req.events += len(a.Events)
 		for _, e := range a.Events {
 			req.bytes += len(e.Payload) + len(e.Metadata)
 		}
 	}
+	return req, nil
+}
+
+func (c *Committer) enqueue(ctx context.Context, req *request) error {
 	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if c.closed {
-		c.mu.RUnlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	select {
 	case c.queue <- req:
+		return nil
 	case <-ctx.Done():
-		c.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	c.mu.RUnlock()
-	select {
-	case r := <-req.done:
-		return r.events, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -210,6 +279,14 @@ func (c *Committer) loop() {
 	}
 }
 
+// fail answers the request with err, and stops the rest of its group.
+func (r *request) fail(err error) {
+	if r.group != nil {
+		r.group.failed = true
+	}
+	r.done <- result{err: err}
+}
+
 // batchState is the ledger as the batch being decided sees it.
 type batchState struct {
 	head     Head
@@ -245,8 +322,12 @@ func (b *batchState) stored(id uuid.UUID) (*Event, bool) {
 func (c *Committer) commit(batch []*request) {
 	live := batch[:0:0]
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- result{err: err}
+		switch {
+		case r.group != nil && r.group.failed:
+			r.done <- result{err: ErrNotAttempted}
+			continue
+		case r.ctx.Err() != nil:
+			r.fail(r.ctx.Err())
 			continue
 		}
 		live = append(live, r)
@@ -258,7 +339,7 @@ func (c *Committer) commit(batch []*request) {
 	if err != nil {
 		c.cacheHead = -1 // the database's state is unknown now
 		for _, r := range live {
-			r.done <- result{err: err}
+			r.fail(err)
 		}
 		return
 	}
@@ -342,7 +423,14 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 
 	results := make([]result, len(reqs))
 	for i, r := range reqs {
+		if r.group != nil && r.group.failed {
+			results[i] = result{err: ErrNotAttempted}
+			continue
+		}
 		results[i] = st.decide(r.appends)
+		if results[i].err != nil && r.group != nil {
+			r.group.failed = true
+		}
 	}
 	if len(st.rows) > 0 {
 		if err := tx.Write(ctx, st.rows, st.streams, st.head); err != nil {
@@ -408,7 +496,9 @@ func (b *batchState) decide(appends []StreamAppend) result {
 			prev, rec, s.Last = row.Hash, recorded, pos
 			rows = append(rows, row)
 		}
-		touched[a.Stream] = s
+		if len(a.Events) > 0 {
+			touched[a.Stream] = s // a condition leaves its stream as it is
+		}
 	}
 	// Accepted: publish the call's effects to the batch.
 	out := make([]Event, len(rows))

@@ -179,6 +179,12 @@ func (e Expected) admits(current int64) bool {
 }
 
 // StreamAppend is the events to add to one stream, under an expectation.
+// A StreamAppend with no events is a condition: its expectation must hold
+// for the call to succeed, and nothing is written to its stream. A decision
+// that read a stream it does not write states what it read this way (the
+// checkpoint a scan was decided against, the person it names), so that a
+// change to that stream before the commit fails the call instead of
+// leaving a decision taken on stale facts. A call needs at least one event.
 type StreamAppend struct {
 	Stream   string
 	Expected Expected
@@ -224,6 +230,7 @@ func normalize(appends []StreamAppend) ([]StreamAppend, error) {
 	out := make([]StreamAppend, len(appends))
 	streams := make(map[string]bool, len(appends))
 	ids := make(map[uuid.UUID]bool)
+	total := 0
 	for i, a := range appends {
 		switch {
 		case strings.TrimSpace(a.Stream) == "":
@@ -234,8 +241,6 @@ func normalize(appends []StreamAppend) ([]StreamAppend, error) {
 			return nil, domain.Errorf(domain.Invalid, "stream name is %d bytes long; at most %d are allowed", len(a.Stream), MaxStreamLength)
 		case a.Expected.kind >= expectInvalid:
 			return nil, domain.Errorf(domain.Invalid, "expected version %s for stream %q is not valid: use any, no_stream, exists or a version of 0 or more", a.Expected, a.Stream)
-		case len(a.Events) == 0:
-			return nil, domain.Errorf(domain.Invalid, "append to stream %q has no events", a.Stream)
 		case streams[a.Stream]:
 			return nil, domain.Errorf(domain.Invalid, "stream %q appears twice in one append; put its events in one list", a.Stream)
 		}
@@ -255,6 +260,10 @@ func normalize(appends []StreamAppend) ([]StreamAppend, error) {
 			evs[j] = ne
 		}
 		out[i] = StreamAppend{Stream: a.Stream, Expected: a.Expected, Events: evs}
+		total += len(evs)
+	}
+	if total == 0 {
+		return nil, domain.Errorf(domain.Invalid, "append has no events: at least one stream must have events (the others are conditions)")
 	}
 	return out, nil
 }

@@ -25,6 +25,11 @@ type Store interface {
 	// any lost reply); retrying with the same IDs is safe.
 	Append(ctx context.Context, appends ...StreamAppend) ([]Event, error)
 
+	// AppendEach makes each call as Append would, in order, stopping at the
+	// first that fails (see Committer.AppendEach): a bulk import's path to
+	// group commit without a goroutine per call.
+	AppendEach(ctx context.Context, calls [][]StreamAppend) []AppendResult
+
 	// ReadStream returns the events of stream with StreamVersion > after, in
 	// version order. An unknown stream has no events (no error).
 	ReadStream(ctx context.Context, stream string, after int64) ([]Event, error)
@@ -32,6 +37,10 @@ type Store interface {
 	// ReadEvent returns the event with the given id, and false when the
 	// ledger has none.
 	ReadEvent(ctx context.Context, id uuid.UUID) (Event, bool, error)
+
+	// ReadEvents returns the stored events among ids, by id; ids the ledger
+	// does not hold are absent from the map.
+	ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Event, error)
 
 	// StreamVersion returns the stream's current version: the number of its
 	// events, 0 for a stream that has none.

@@ -180,6 +180,11 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 	return s.committer.Append(ctx, appends...)
 }
 
+// AppendEach implements eventstore.Store.
+func (s *Store) AppendEach(ctx context.Context, calls [][]eventstore.StreamAppend) []eventstore.AppendResult {
+	return s.committer.AppendEach(ctx, calls)
+}
+
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]eventstore.Event, error) {
 	if s.closed.Load() {
@@ -208,6 +213,26 @@ func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, 
 		return eventstore.Event{}, false, nil
 	}
 	return evs[0], true, nil
+}
+
+// ReadEvents implements eventstore.Store with one query.
+func (s *Store) ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	out := make(map[uuid.UUID]eventstore.Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ANY($1::uuid[])`, uuidArray(ids))
+	evs, err := scanEvents(rows, err, 0)
+	if err != nil {
+		return nil, s.readError(ctx, "read events", err)
+	}
+	for _, e := range evs {
+		out[e.ID] = e
+	}
+	return out, nil
 }
 
 // StreamVersion implements eventstore.Store with one probe of the

@@ -337,6 +337,21 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 	return s.committer.Append(ctx, appends...)
 }
 
+// AppendEach implements eventstore.Store.
+func (s *Store) AppendEach(ctx context.Context, calls [][]eventstore.StreamAppend) []eventstore.AppendResult {
+	if s.committer == nil {
+		out := make([]eventstore.AppendResult, len(calls))
+		for i := range out {
+			out[i].Err = eventstore.ErrNotAttempted
+		}
+		if len(out) > 0 {
+			out[0].Err = domain.Errorf(domain.Forbidden, "this ledger was opened read-only")
+		}
+		return out
+	}
+	return s.committer.AppendEach(ctx, calls)
+}
+
 // ReadStream implements eventstore.Store by walking the stream's chain of
 // previous-event pointers back from its last event.
 func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]eventstore.Event, error) {
@@ -372,6 +387,33 @@ func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, 
 		return eventstore.Event{}, false, err
 	}
 	return evs[0], true, nil
+}
+
+// ReadEvents implements eventstore.Store through the id index, a few
+// hundred ids per query.
+func (s *Store) ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
+	out := make(map[uuid.UUID]eventstore.Event)
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id[:]
+		}
+		rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		evs, err := scanEvents(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		for _, e := range evs {
+			out[e.ID] = e
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // StreamVersion implements eventstore.Store.

@@ -31,6 +31,9 @@ func Run(t *testing.T, h Harness) {
 		{"AppendAndRead", testAppendAndRead},
 		{"ExpectedVersions", testExpectedVersions},
 		{"MultiStreamAtomic", testMultiStreamAtomic},
+		{"Conditions", testConditions},
+		{"AppendEachStopsAtFirstFailure", testAppendEach},
+		{"ReadEventsByID", testReadEvents},
 		{"BadInputWritesNothing", testBadInput},
 		{"IdempotentReappend", testIdempotent},
 		{"RacingSameExpectedVersion", testRacingSameVersion},
@@ -282,6 +285,114 @@ func testMultiStreamAtomic(t *testing.T, h Harness) {
 	}
 }
 
+// testConditions: a stream named with no events is a condition, checked
+// with the call and left unwritten.
+func testConditions(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	ctx := context.Background()
+	mustAppend(t, s, eventstore.StreamAppend{Stream: "checkpoint", Events: []eventstore.NewEvent{ev("E", 1)}})
+	scan := func(exp eventstore.Expected, n int) error {
+		_, err := s.Append(ctx,
+			eventstore.StreamAppend{Stream: "scans", Events: []eventstore.NewEvent{ev("E", n)}},
+			eventstore.StreamAppend{Stream: "checkpoint", Expected: exp})
+		return err
+	}
+	if err := scan(eventstore.Exactly(1), 2); err != nil {
+		t.Fatalf("append under a condition that holds: %v", err)
+	}
+	var conflict *eventstore.ConflictError
+	if err := scan(eventstore.Exactly(0), 3); !errors.As(err, &conflict) || conflict.Stream != "checkpoint" || conflict.Current != 1 {
+		t.Fatalf("append under a stale condition: %v, want a conflict on checkpoint at 1", err)
+	}
+	if err := scan(eventstore.NoStream, 4); !eventstore.IsConflict(err) {
+		t.Fatalf("append under no_stream on an existing stream: %v, want a conflict", err)
+	}
+	if v, err := s.StreamVersion(ctx, "checkpoint"); err != nil || v != 1 {
+		t.Fatalf("checkpoint at version %d (%v) after conditions on it; want 1: a condition writes nothing", v, err)
+	}
+	if v, _ := s.StreamVersion(ctx, "scans"); v != 1 {
+		t.Fatalf("scans at version %d; only the append whose condition held may be written", v)
+	}
+	// A condition on a stream that is written earlier in the same batch
+	// sees that write.
+	res := s.AppendEach(ctx, [][]eventstore.StreamAppend{
+		{{Stream: "checkpoint", Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev("E", 5)}}},
+		{{Stream: "scans", Events: []eventstore.NewEvent{ev("E", 6)}}, {Stream: "checkpoint", Expected: eventstore.Exactly(2)}},
+	})
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("call %d: %v", i, r.Err)
+		}
+	}
+	if hd := head(t, s); hd.Position != 4 {
+		t.Fatalf("head %d, want 4", hd.Position)
+	}
+	verify(t, s)
+}
+
+// testAppendEach: calls are decided in order, each on its own; the first
+// failure stops the rest, which write nothing.
+func testAppendEach(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	ctx := context.Background()
+	calls := make([][]eventstore.StreamAppend, 0, 3000)
+	for i := range 3000 {
+		calls = append(calls, []eventstore.StreamAppend{{Stream: fmt.Sprintf("s-%d", i%7), Events: []eventstore.NewEvent{ev("E", i)}}})
+	}
+	for i, r := range s.AppendEach(ctx, calls) {
+		if r.Err != nil || len(r.Events) != 1 || r.Events[0].Position != int64(i+1) {
+			t.Fatalf("call %d: %+v, want one event at position %d", i, r, i+1)
+		}
+	}
+	failing := [][]eventstore.StreamAppend{
+		{{Stream: "a", Events: []eventstore.NewEvent{ev("E", 1)}}},
+		{{Stream: "b", Expected: eventstore.StreamExists, Events: []eventstore.NewEvent{ev("E", 2)}}},
+		{{Stream: "c", Events: []eventstore.NewEvent{ev("E", 3)}}},
+		{{Stream: " ", Events: []eventstore.NewEvent{ev("E", 4)}}},
+	}
+	res := s.AppendEach(ctx, failing)
+	if res[0].Err != nil || !eventstore.IsConflict(res[1].Err) ||
+		!errors.Is(res[2].Err, eventstore.ErrNotAttempted) || !errors.Is(res[3].Err, eventstore.ErrNotAttempted) {
+		t.Fatalf("results %v %v %v %v: want ok, a conflict, then not attempted", res[0].Err, res[1].Err, res[2].Err, res[3].Err)
+	}
+	if v, _ := s.StreamVersion(ctx, "c"); v != 0 {
+		t.Fatalf("a call after the failure was written")
+	}
+	// An invalid call is reported as such when everything before it held.
+	res = s.AppendEach(ctx, failing[2:])
+	if res[0].Err != nil || domain.ErrorCode(res[1].Err) != domain.Invalid || errors.Is(res[1].Err, eventstore.ErrNotAttempted) {
+		t.Fatalf("results %v %v: want ok, then invalid", res[0].Err, res[1].Err)
+	}
+	if hd := head(t, s); hd.Position != 3002 {
+		t.Fatalf("head %d, want 3002", hd.Position)
+	}
+}
+
+func testReadEvents(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	ctx := context.Background()
+	evs := seed(t, s, 1200)
+	ids := []uuid.UUID{uuid.New()}
+	for i := 0; i < len(evs); i += 2 {
+		ids = append(ids, evs[i].ID)
+	}
+	got, err := s.ReadEvents(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 600 {
+		t.Fatalf("read %d events, want the 600 stored of %d ids", len(got), len(ids))
+	}
+	for i := 0; i < len(evs); i += 2 {
+		if e, ok := got[evs[i].ID]; !ok || !sameEvent(e, evs[i]) {
+			t.Fatalf("event %s read as %+v, want %+v", evs[i].ID, e, evs[i])
+		}
+	}
+	if got, err := s.ReadEvents(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("no ids: %v %v", got, err)
+	}
+}
+
 func testBadInput(t *testing.T, h Harness) {
 	s, _ := open(t, h)
 	mustAppend(t, s, eventstore.StreamAppend{Stream: "s", Events: []eventstore.NewEvent{ev("E", 1)}})
@@ -297,6 +408,7 @@ func testBadInput(t *testing.T, h Harness) {
 		{"metadata not an object", []eventstore.StreamAppend{{Stream: "s", Events: []eventstore.NewEvent{{Type: "E", Payload: payload(1), Metadata: json.RawMessage(`[1]`)}}}}, domain.Invalid},
 		{"empty type", []eventstore.StreamAppend{{Stream: "s", Events: []eventstore.NewEvent{{Payload: payload(1)}}}}, domain.Invalid},
 		{"no events", []eventstore.StreamAppend{{Stream: "s"}}, domain.Invalid},
+		{"only conditions", []eventstore.StreamAppend{{Stream: "s", Expected: eventstore.Exactly(1)}, {Stream: "t", Expected: eventstore.NoStream}}, domain.Invalid},
 		{"nothing", nil, domain.Invalid},
 		{"stream twice", []eventstore.StreamAppend{{Stream: "s", Events: []eventstore.NewEvent{good}}, {Stream: "s", Events: []eventstore.NewEvent{good}}}, domain.Invalid},
 		{"NUL in a stream name", []eventstore.StreamAppend{{Stream: "a\x00b", Events: []eventstore.NewEvent{good}}}, domain.Invalid},
