@@ -47,10 +47,29 @@ type KeyStore interface {
 	// key wins and every call returns it. It returns ErrErased when the
 	// person was erased: an erased person never gets a new key.
 	CreateKey(ctx context.Context, person uuid.UUID, k WrappedKey) (WrappedKey, error)
+	// CreateKeys does what CreateKey does for many persons in one
+	// transaction: it stores each key unless its person has one, and
+	// returns the key stored for each person. Erased persons are left out
+	// of the result.
+	CreateKeys(ctx context.Context, keys map[uuid.UUID]WrappedKey) (map[uuid.UUID]WrappedKey, error)
 	// Erase destroys person's data key and leaves a tombstone in its place,
 	// so that later calls return ErrErased. Erasing an erased person, or
 	// one who never had a key, succeeds (and leaves the tombstone).
 	Erase(ctx context.Context, person uuid.UUID) error
 	// Close releases the store's resources. Calling it again returns nil.
 	Close() error
+}
+
+// CreateOne is CreateKey in terms of CreateKeys, for key stores that have
+// one code path for both.
+func CreateOne(ctx context.Context, s KeyStore, person uuid.UUID, k WrappedKey) (WrappedKey, error) {
+	stored, err := s.CreateKeys(ctx, map[uuid.UUID]WrappedKey{person: k})
+	if err != nil {
+		return WrappedKey{}, err
+	}
+	got, ok := stored[person]
+	if !ok {
+		return WrappedKey{}, ErrErased
+	}
+	return got, nil
 }

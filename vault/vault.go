@@ -166,10 +166,57 @@ func (v *Vault) Seal(ctx context.Context, person uuid.UUID, field string, plaint
 	if err != nil {
 		return Sealed{}, fmt.Errorf("seal %s of person %s: %w", field, person, err)
 	}
-	var s Sealed
-	_, _ = rand.Read(s.nonce[:]) // crypto/rand.Read never fails
-	s.ciphertext = aead.Seal(nil, s.nonce[:], plaintext, dataAAD(person, field))
-	return s, nil
+	return (&Sealer{person: person, aead: aead}).Seal(field, plaintext), nil
+}
+
+// Sealer seals values for one person under their data key, which it holds
+// in memory: for sealing many values at once. Keep it no longer than the
+// work at hand, since an erasure cannot reach a key held here.
+type Sealer struct {
+	person uuid.UUID
+	aead   cipher.AEAD
+}
+
+// Seal is Vault.Seal for the sealer's person. field must not be empty.
+func (s *Sealer) Seal(field string, plaintext []byte) Sealed {
+	var out Sealed
+	_, _ = rand.Read(out.nonce[:]) // crypto/rand.Read never fails
+	out.ciphertext = s.aead.Seal(nil, out.nonce[:], plaintext, dataAAD(s.person, field))
+	return out
+}
+
+// Sealers returns a Sealer for each of persons, first creating the data
+// keys of those who have none, all in one transaction of the key store.
+// Erased persons are left out of the result: nothing new is sealed for
+// them.
+func (v *Vault) Sealers(ctx context.Context, persons []uuid.UUID) (map[uuid.UUID]*Sealer, error) {
+	fresh := make(map[uuid.UUID]WrappedKey, len(persons))
+	for _, p := range persons {
+		if p == uuid.Nil {
+			return nil, domain.Errorf(domain.Invalid, "no person was named")
+		}
+		if _, ok := fresh[p]; !ok {
+			fresh[p] = v.wrapNew(p)
+		}
+	}
+	stored, err := v.store.CreateKeys(ctx, fresh)
+	if err != nil {
+		return nil, fmt.Errorf("create data keys: %w", err)
+	}
+	out := make(map[uuid.UUID]*Sealer, len(stored))
+	for p, wk := range stored {
+		dek, err := v.unwrap(p, wk)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := newAEAD(dek)
+		clear(dek)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = &Sealer{person: p, aead: aead}
+	}
+	return out, nil
 }
 
 // Open decrypts what Seal returned for the same person and field. An
@@ -262,13 +309,18 @@ func (v *Vault) dataKey(ctx context.Context, person uuid.UUID, create bool) (cip
 // createKey makes a data key for person and stores it, unless another
 // caller stored one first; it returns the key that is stored.
 func (v *Vault) createKey(ctx context.Context, person uuid.UUID) (WrappedKey, error) {
+	return v.store.CreateKey(ctx, person, v.wrapNew(person))
+}
+
+// wrapNew makes a new data key for person, wrapped under the master key.
+func (v *Vault) wrapNew(person uuid.UUID) WrappedKey {
 	dek := make([]byte, dataKeySize)
 	_, _ = rand.Read(dek) // crypto/rand.Read never fails
 	defer clear(dek)
 	wrapped := make([]byte, nonceSize, wrappedSize)
 	_, _ = rand.Read(wrapped)
 	wrapped = v.kek.Seal(wrapped, wrapped, dek, wrapAAD(person, v.version))
-	return v.store.CreateKey(ctx, person, WrappedKey{MasterVersion: v.version, Wrapped: wrapped})
+	return WrappedKey{MasterVersion: v.version, Wrapped: wrapped}
 }
 
 // unwrap decrypts person's data key.

@@ -147,27 +147,54 @@ func readKey(ctx context.Context, q queryRower, person uuid.UUID) (vault.Wrapped
 
 // CreateKey implements vault.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, person uuid.UUID, k vault.WrappedKey) (vault.WrappedKey, error) {
+	return vault.CreateOne(ctx, s, person, k)
+}
+
+// CreateKeys implements vault.KeyStore with one insert and one read.
+func (s *Store) CreateKeys(ctx context.Context, keys map[uuid.UUID]vault.WrappedKey) (map[uuid.UUID]vault.WrappedKey, error) {
+	persons := make([]uuid.UUID, 0, len(keys))
+	versions := make([]int32, 0, len(keys))
+	wrapped := make([][]byte, 0, len(keys))
+	for p, k := range keys {
+		persons = append(persons, p)
+		versions = append(versions, int32(k.MasterVersion))
+		wrapped = append(wrapped, k.Wrapped)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", postgresdb.Error(err))
+		return nil, fmt.Errorf("create data keys: %w", postgresdb.Error(err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	// ON CONFLICT DO NOTHING waits for a concurrent insert of the same
 	// person to end; the next statement, with a snapshot of its own, then
 	// reads whichever key won, or the tombstone.
 	if _, err := tx.Exec(ctx, `INSERT INTO person_keys (person_id, master_version, wrapped, created_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (person_id) DO NOTHING`,
-		person, k.MasterVersion, k.Wrapped, s.now()); err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", postgresdb.Error(err))
+		SELECT p, v, w, $4 FROM unnest($1::uuid[], $2::int[], $3::bytea[]) AS k(p, v, w)
+		ORDER BY p ON CONFLICT (person_id) DO NOTHING`,
+		persons, versions, wrapped, s.now()); err != nil {
+		return nil, fmt.Errorf("create data keys: %w", postgresdb.Error(err))
 	}
-	stored, err := readKey(ctx, tx, person)
+	rows, err := tx.Query(ctx, `SELECT person_id, master_version, wrapped FROM person_keys
+		WHERE person_id = ANY($1::uuid[]) AND wrapped IS NOT NULL`, persons)
 	if err != nil {
-		return vault.WrappedKey{}, err
+		return nil, fmt.Errorf("create data keys: %w", postgresdb.Error(err))
+	}
+	out := make(map[uuid.UUID]vault.WrappedKey, len(keys))
+	for rows.Next() {
+		var p uuid.UUID
+		var k vault.WrappedKey
+		if err := rows.Scan(&p, &k.MasterVersion, &k.Wrapped); err != nil {
+			return nil, fmt.Errorf("create data keys: %w", err)
+		}
+		out[p] = k
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("create data keys: %w", postgresdb.Error(err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", postgresdb.Error(err))
+		return nil, fmt.Errorf("create data keys: %w", postgresdb.Error(err))
 	}
-	return stored, nil
+	return out, nil
 }
 
 // Erase implements vault.KeyStore.

@@ -209,29 +209,47 @@ func readKey(ctx context.Context, q queryRower, person uuid.UUID) (vault.Wrapped
 // CreateKey implements vault.KeyStore. A read-only store returns a
 // Forbidden error.
 func (s *Store) CreateKey(ctx context.Context, person uuid.UUID, k vault.WrappedKey) (vault.WrappedKey, error) {
+	return vault.CreateOne(ctx, s, person, k)
+}
+
+// CreateKeys implements vault.KeyStore. A read-only store returns a
+// Forbidden error.
+func (s *Store) CreateKeys(ctx context.Context, keys map[uuid.UUID]vault.WrappedKey) (map[uuid.UUID]vault.WrappedKey, error) {
 	if s.writer == nil {
-		return vault.WrappedKey{}, domain.Errorf(domain.Forbidden, "the key store is open read-only; no data key can be created")
+		return nil, domain.Errorf(domain.Forbidden, "the key store is open read-only; no data key can be created")
 	}
 	// The write transaction is IMMEDIATE: it holds the file's write lock
-	// from the start, so the key read back is the one that stays.
+	// from the start, so the keys read back are the ones that stay.
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", err)
+		return nil, fmt.Errorf("create data keys: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, `INSERT INTO person_keys (person_id, master_version, wrapped, created_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO NOTHING`,
-		person[:], k.MasterVersion, k.Wrapped, s.now().UnixMicro()); err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", err)
-	}
-	stored, err := readKey(ctx, tx, person)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO person_keys (person_id, master_version, wrapped, created_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (person_id) DO NOTHING`)
 	if err != nil {
-		return vault.WrappedKey{}, err
+		return nil, fmt.Errorf("create data keys: %w", err)
+	}
+	defer insert.Close()
+	now := s.now().UnixMicro()
+	out := make(map[uuid.UUID]vault.WrappedKey, len(keys))
+	for person, k := range keys {
+		if _, err := insert.ExecContext(ctx, person[:], k.MasterVersion, k.Wrapped, now); err != nil {
+			return nil, fmt.Errorf("create data keys: %w", err)
+		}
+		stored, err := readKey(ctx, tx, person)
+		switch {
+		case errors.Is(err, vault.ErrErased):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		out[person] = stored
 	}
 	if err := tx.Commit(); err != nil {
-		return vault.WrappedKey{}, fmt.Errorf("create data key: %w", err)
+		return nil, fmt.Errorf("create data keys: %w", err)
 	}
-	return stored, nil
+	return out, nil
 }
 
 // Erase implements vault.KeyStore. A read-only store returns a Forbidden

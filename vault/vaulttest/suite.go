@@ -38,6 +38,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 	}{
 		{"KeyStore/NoKey", testNoKey},
 		{"KeyStore/CreateKeyFirstWins", testCreateKeyFirstWins},
+		{"KeyStore/CreateKeysInOneCall", testCreateKeys},
 		{"KeyStore/EraseLeavesTombstone", testEraseLeavesTombstone},
 		{"KeyStore/EraseUnknownPerson", testEraseUnknownPerson},
 		{"KeyStore/ConcurrentCreateKey", testConcurrentCreateKey},
@@ -46,6 +47,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"KeyStore/CloseTwice", testCloseTwice},
 		{"Vault/RoundTrip", testRoundTrip},
 		{"Vault/WrongPersonOrField", testWrongPersonOrField},
+		{"Vault/Sealers", testSealers},
 		{"Vault/Erase", testErase},
 		{"Vault/EraseBeforeSeal", testEraseBeforeSeal},
 		{"Vault/ConcurrentFirstSeal", testConcurrentFirstSeal},
@@ -120,6 +122,52 @@ func testCreateKeyFirstWins(t *testing.T, b Backend) {
 		if err != nil || !sameKey(got, want) {
 			t.Fatalf("Key(%s) = %v, %v; want %v", person, got, err, want)
 		}
+	}
+}
+
+// testCreateKeys: many persons in one call; a person with a key keeps it,
+// an erased person is left out.
+func testCreateKeys(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := b(t)
+	had, erased := uuid.New(), uuid.New()
+	kept, err := s.CreateKey(ctx, had, wrappedKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Erase(ctx, erased); err != nil {
+		t.Fatal(err)
+	}
+	ask := map[uuid.UUID]vault.WrappedKey{had: wrappedKey(1), erased: wrappedKey(1)}
+	for range 300 {
+		ask[uuid.New()] = wrappedKey(1)
+	}
+	got, err := s.CreateKeys(ctx, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ask)-1 {
+		t.Fatalf("%d keys returned for %d persons of whom one was erased", len(got), len(ask))
+	}
+	if _, ok := got[erased]; ok {
+		t.Fatal("an erased person got a key")
+	}
+	for p, want := range ask {
+		if p == erased {
+			continue
+		}
+		if p == had {
+			want = kept
+		}
+		if !sameKey(got[p], want) {
+			t.Fatalf("person %s: returned %v, want %v", p, got[p], want)
+		}
+		if k, err := s.Key(ctx, p); err != nil || !sameKey(k, want) {
+			t.Fatalf("person %s: stored %v (%v), want %v", p, k, err, want)
+		}
+	}
+	if _, err := s.Key(ctx, erased); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("the erased person reads %v, want ErrErased", err)
 	}
 }
 
@@ -253,6 +301,44 @@ func testCloseTwice(t *testing.T, b Backend) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
+	}
+}
+
+// testSealers: values sealed through Sealers open with Open, under the same
+// key Seal uses; an erased person gets no sealer.
+func testSealers(t *testing.T, b Backend) {
+	ctx := context.Background()
+	v := NewVault(t, b(t), NewMasterKey(t))
+	old, erased, fresh := uuid.New(), uuid.New(), uuid.New()
+	before, err := v.Seal(ctx, old, "name", []byte("Li Na"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Erase(ctx, erased); err != nil {
+		t.Fatal(err)
+	}
+	sealers, err := v.Sealers(ctx, []uuid.UUID{old, erased, fresh, fresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sealers) != 2 || sealers[erased] != nil {
+		t.Fatalf("sealers for %d persons, want 2 (the erased person has none)", len(sealers))
+	}
+	for _, p := range []uuid.UUID{old, fresh} {
+		sealed := sealers[p].Seal("phone", []byte("+86 10 5555"))
+		got, err := v.Open(ctx, p, "phone", sealed)
+		if err != nil || string(got) != "+86 10 5555" {
+			t.Fatalf("open what a sealer sealed: %q, %v", got, err)
+		}
+		if _, err := v.Open(ctx, p, "name", sealed); err == nil {
+			t.Fatal("a value sealed for one field opened as another")
+		}
+	}
+	if got, err := v.Open(ctx, old, "name", before); err != nil || string(got) != "Li Na" {
+		t.Fatalf("Sealers replaced an existing key: %q, %v", got, err)
+	}
+	if _, err := v.Sealers(ctx, []uuid.UUID{uuid.Nil}); domain.ErrorCode(err) != domain.Invalid {
+		t.Fatalf("nil person: %v, want invalid", err)
 	}
 }
 
