@@ -48,7 +48,7 @@ func (h *Handler) loadGuardian(ctx context.Context, g domain.PersonID) (guardian
 }
 
 func (h *Handler) applyDependent(b domain.ApplyDependent) decision {
-	return func(ctx context.Context) ([]change, error) {
+	return func(ctx context.Context, t *turn) ([]change, error) {
 		g, err := h.loadGuardian(ctx, b.GuardianID)
 		if err != nil {
 			return nil, err
@@ -57,10 +57,7 @@ func (h *Handler) applyDependent(b domain.ApplyDependent) decision {
 			return nil, domain.Errorf(domain.Limit, "guardian %s already has %d active dependents, the most allowed; end one before applying for another",
 				b.GuardianID, MaxDependents)
 		}
-		if err := h.unregistered(ctx, b.DependentID); err != nil {
-			return nil, err
-		}
-		reg, claim, err := h.registration(ctx, b.DependentID, b.Document, b.Name, b.Nationality, "", b.GuardianID)
+		reg, claim, err := h.registration(ctx, t, b.DependentID, b.Document, b.Name, b.Nationality, "", b.GuardianID)
 		if err != nil {
 			return nil, err
 		}
@@ -69,14 +66,14 @@ func (h *Handler) applyDependent(b domain.ApplyDependent) decision {
 			// under concurrent applications.
 			{stream: domain.PersonStream(b.GuardianID), expected: eventstore.Exactly(g.version), facts: []fact{{domain.EvDependentApplied,
 				domain.DependentApplied{GuardianID: b.GuardianID, DependentID: b.DependentID, UsableFrom: b.UsableFrom}}}},
-			{stream: domain.PersonStream(b.DependentID), expected: eventstore.NoStream, facts: []fact{{domain.EvPersonRegistered, reg}}},
+			unregistered(b.DependentID, reg),
 			claim,
 		}, nil
 	}
 }
 
 func (h *Handler) endDependent(b domain.EndDependent) decision {
-	return func(ctx context.Context) ([]change, error) {
+	return func(ctx context.Context, _ *turn) ([]change, error) {
 		g, err := h.loadGuardian(ctx, b.GuardianID)
 		if err != nil {
 			return nil, err

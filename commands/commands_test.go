@@ -45,33 +45,40 @@ type env struct {
 func stores(t *testing.T, fn func(t *testing.T, e *env)) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			var store eventstore.Store
-			var err error
-			if name == "sqlite" {
-				store, err = sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
-			} else {
-				url, schema := pgtest.NewSchema(t)
-				store, err = postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { store.Close() })
-			ks, err := vaultsqlite.Open(ctx, vaultsqlite.Config{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ks.Close() })
-			master := make([]byte, vault.MasterKeySize)
-			rand.Read(master)
-			v, err := vault.New(ctx, vault.Config{Store: ks, MasterKey: master})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fn(t, &env{store: store, vault: v, h: commands.New(store, v), now: time.Now()})
+			fn(t, openEnv(t, name, time.Now()))
 		})
 	}
+}
+
+// newEnv is an embedded ledger of its own.
+func newEnv(t *testing.T, now time.Time) *env { return openEnv(t, "sqlite", now) }
+
+func openEnv(t *testing.T, name string, now time.Time) *env {
+	ctx := context.Background()
+	var store eventstore.Store
+	var err error
+	if name == "sqlite" {
+		store, err = sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
+	} else {
+		url, schema := pgtest.NewSchema(t)
+		store, err = postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ks, err := vaultsqlite.Open(ctx, vaultsqlite.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	master := make([]byte, vault.MasterKeySize)
+	rand.Read(master)
+	v, err := vault.New(ctx, vault.Config{Store: ks, MasterKey: master})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: store, vault: v, h: commands.New(store, v), now: now}
 }
 
 // run parses a command line as the import and the API do, and executes it.

@@ -12,7 +12,7 @@ import (
 // erasePerson records the erasure; Execute then destroys the person's key.
 // An erased dependent stops counting against the guardian's limit.
 func (h *Handler) erasePerson(b domain.ErasePerson) decision {
-	return func(ctx context.Context) ([]change, error) {
+	return func(ctx context.Context, _ *turn) ([]change, error) {
 		stream := domain.PersonStream(b.PersonID)
 		evs, err := h.store.ReadStream(ctx, stream, 0)
 		if err != nil {

@@ -11,17 +11,21 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/vault"
 )
 
-// Handler executes commands against a ledger.
+// Handler executes commands against a ledger. It is safe for concurrent
+// use.
 type Handler struct {
 	store       eventstore.Store
 	vault       *vault.Vault
 	colours     ColourView // nil until the colour projection runs
 	maxAttempts int
+	cache       cache
 }
 
 // New returns a Handler over store, with personal data sealed in vault.
@@ -37,14 +41,17 @@ type Result struct {
 	AlreadyPresent bool
 }
 
-// change is what a decision appends to one stream.
+// change is what a decision appends to one stream, or, with no facts, a
+// condition on a stream it read: every stream a decision reads is named in
+// its changes with the version it saw (or the existence it relied on), so
+// that the append fails if the stream moved before the commit.
 type change struct {
 	stream   string
 	expected eventstore.Expected
 	facts    []fact
-	// missing is the error when expected is StreamExists and the stream has
-	// no events.
-	missing error
+	// refused is the error when expected is NoStream or StreamExists and
+	// does not hold: retrying cannot help, the command is refused.
+	refused error
 }
 
 type fact struct {
@@ -52,9 +59,35 @@ type fact struct {
 	data any
 }
 
-// decision loads the state a command needs and decides its changes. It is
-// run again when a concurrent command moved a stream it read.
-type decision func(ctx context.Context) ([]change, error)
+// decision decides a command's changes against the ledger as it reads it
+// now. It is run again when a stream it read moved before its append.
+type decision func(ctx context.Context, t *turn) ([]change, error)
+
+// turn is what a decision may use besides the ledger: the data keys of the
+// persons a batch registers, made in one go (nil for a single command).
+type turn struct {
+	sealers map[uuid.UUID]*vault.Sealer
+}
+
+// prepared is a command with its idempotency key and content digest.
+type prepared struct {
+	cmd         domain.Command
+	key, digest string
+}
+
+func prepare(cmd domain.Command) (prepared, error) {
+	key, err := domain.IdempotencyKey(cmd)
+	if err != nil {
+		return prepared{}, err
+	}
+	content := cmd
+	content.ID = ""
+	digest, err := domain.IdempotencyKey(content)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{cmd: cmd, key: key, digest: digest}, nil
+}
 
 // Execute decides and appends cmd on behalf of actor. It returns an Invalid
 // error for a command that breaks a rule, NotFound for a person or
@@ -62,29 +95,28 @@ type decision func(ctx context.Context) ([]change, error)
 // (or an idempotency key reused with other content), Limit when a quota is
 // full, and Unavailable when the ledger cannot be written.
 func (h *Handler) Execute(ctx context.Context, cmd domain.Command, actor string) (Result, error) {
-	key, err := domain.IdempotencyKey(cmd)
+	p, err := prepare(cmd)
 	if err != nil {
 		return Result{}, err
 	}
-	content := cmd
-	content.ID = ""
-	digest, err := domain.IdempotencyKey(content)
-	if err != nil {
-		return Result{}, err
+	return h.execute(ctx, p, actor)
+}
+
+// execute is Execute for a prepared command.
+func (h *Handler) execute(ctx context.Context, p prepared, actor string) (Result, error) {
+	if r, ok, err := h.replayed(ctx, p.key, p.digest); ok || err != nil {
+		return r, h.after(ctx, p.cmd, err)
 	}
-	if r, ok, err := h.replayed(ctx, key, digest); ok || err != nil {
-		return r, h.after(ctx, cmd, err)
-	}
-	decide, err := h.decision(cmd)
+	decide, err := h.decision(p.cmd)
 	if err != nil {
 		return Result{}, err
 	}
 	for attempt := 1; ; attempt++ {
-		changes, err := decide(ctx)
+		changes, err := decide(ctx, nil)
 		if err != nil {
 			return Result{}, err
 		}
-		appends, err := stamp(changes, cmd, key, digest, actor)
+		appends, err := stamp(changes, p, actor)
 		if err != nil {
 			return Result{}, err
 		}
@@ -92,22 +124,33 @@ func (h *Handler) Execute(ctx context.Context, cmd domain.Command, actor string)
 		var conflict *eventstore.ConflictError
 		switch {
 		case err == nil:
-			return Result{Events: evs}, h.after(ctx, cmd, nil)
+			h.wrote(changes)
+			return Result{Events: evs}, h.after(ctx, p.cmd, nil)
 		case errors.As(err, &conflict):
-			if e := missingStream(changes, conflict); e != nil {
+			if e := refusal(changes, conflict); e != nil {
 				return Result{}, e
 			}
+			h.cache.forget(conflict.Stream)
 			if attempt < h.maxAttempts {
-				continue // another command moved a stream this one read: decide again
+				continue // a stream this command read moved: decide again
 			}
 			return Result{}, domain.Errorf(domain.Conflict, "the ledger kept changing while this command was decided (%d attempts); send it again", attempt)
 		case domain.ErrorCode(err) == domain.Conflict:
 			// The same key is being appended by another call right now.
-			if r, ok, rerr := h.replayed(ctx, key, digest); ok || rerr != nil {
-				return r, h.after(ctx, cmd, rerr)
+			if r, ok, rerr := h.replayed(ctx, p.key, p.digest); ok || rerr != nil {
+				return r, h.after(ctx, p.cmd, rerr)
 			}
 		}
 		return Result{}, err
+	}
+}
+
+// wrote forgets what the cache knew of the streams a command wrote.
+func (h *Handler) wrote(changes []change) {
+	for _, c := range changes {
+		if len(c.facts) > 0 {
+			h.cache.forget(c.stream)
+		}
 	}
 }
 
@@ -132,13 +175,8 @@ func (h *Handler) replayed(ctx context.Context, key, digest string) (Result, boo
 	if err != nil || !ok {
 		return Result{}, false, err
 	}
-	var meta struct {
-		Digest string `json:"digest"`
-	}
-	_ = json.Unmarshal(first.Metadata, &meta)
-	if meta.Digest != digest {
-		return Result{}, false, domain.Errorf(domain.Conflict,
-			"a command with id %q is already in the ledger with other content (at position %d); use a new id", key, first.Position)
+	if err := sameCommand(first, key, digest); err != nil {
+		return Result{}, false, err
 	}
 	evs := []eventstore.Event{first}
 	for n := 1; ; n++ {
@@ -153,11 +191,26 @@ func (h *Handler) replayed(ctx context.Context, key, digest string) (Result, boo
 	}
 }
 
+// sameCommand checks that the first event of a stored command was appended
+// for the same content as the command now sent under its key.
+func sameCommand(first eventstore.Event, key, digest string) error {
+	var meta struct {
+		Digest string `json:"digest"`
+	}
+	_ = json.Unmarshal(first.Metadata, &meta)
+	if meta.Digest != digest {
+		return domain.Errorf(domain.Conflict,
+			"a command with id %q is already in the ledger with other content (at position %d); use a new id", key, first.Position)
+	}
+	return nil
+}
+
 // stamp turns decided changes into appends: event ids derived from the
 // idempotency key, the command's time, its actor, and metadata that ties
 // each event to its command.
-func stamp(changes []change, cmd domain.Command, key, digest, actor string) ([]eventstore.StreamAppend, error) {
-	meta, err := json.Marshal(map[string]string{"command": cmd.Name(), "idempotency_key": key, "digest": digest})
+func stamp(changes []change, p prepared, actor string) ([]eventstore.StreamAppend, error) {
+	cmd, key := p.cmd, p.key
+	meta, err := json.Marshal(map[string]string{"command": cmd.Name(), "idempotency_key": key, "digest": p.digest})
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +236,14 @@ func stamp(changes []change, cmd domain.Command, key, digest, actor string) ([]e
 	return out, nil
 }
 
-// missingStream turns "stream must exist" conflicts into the change's own
-// not-found error.
-func missingStream(changes []change, c *eventstore.ConflictError) error {
-	if c.Current != 0 {
-		return nil
-	}
+// refusal returns the refusal of the change whose existence condition
+// failed (a stream that must exist and has no events, or one that must not
+// exist and has), or nil when the conflict is a stream that moved.
+func refusal(changes []change, c *eventstore.ConflictError) error {
 	for _, ch := range changes {
-		if ch.stream == c.Stream && ch.missing != nil {
-			return ch.missing
+		if ch.stream == c.Stream && ch.refused != nil &&
+			(ch.expected == eventstore.StreamExists || ch.expected == eventstore.NoStream) {
+			return ch.refused
 		}
 	}
 	return nil
@@ -241,17 +293,22 @@ func (h *Handler) decision(cmd domain.Command) (decision, error) {
 
 // fixed appends one fact to a stream whatever its state.
 func fixed(stream, typ string, data any) decision {
-	return func(context.Context) ([]change, error) {
+	return func(context.Context, *turn) ([]change, error) {
 		return []change{{stream: stream, expected: eventstore.Any, facts: []fact{{typ, data}}}}, nil
 	}
 }
 
 // personFact appends one fact to a registered person's stream.
 func personFact(p domain.PersonID, typ string, data any) decision {
-	return func(context.Context) ([]change, error) {
+	return func(context.Context, *turn) ([]change, error) {
 		return []change{{stream: domain.PersonStream(p), expected: eventstore.StreamExists,
-			facts: []fact{{typ, data}}, missing: notRegistered(p)}}, nil
+			facts: []fact{{typ, data}}, refused: notRegistered(p)}}, nil
 	}
+}
+
+// registered is the condition that a person is registered.
+func registered(p domain.PersonID) change {
+	return change{stream: domain.PersonStream(p), expected: eventstore.StreamExists, refused: notRegistered(p)}
 }
 
 func notRegistered(p domain.PersonID) error {

@@ -2,8 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
@@ -11,23 +9,17 @@ import (
 
 // publishPolicy adds a policy version; a version number is published once.
 func (h *Handler) publishPolicy(b domain.PublishPolicy) decision {
-	return func(ctx context.Context) ([]change, error) {
-		evs, err := h.store.ReadStream(ctx, domain.PolicyStream, 0)
+	return func(ctx context.Context, _ *turn) ([]change, error) {
+		policies, err := h.policies(ctx)
 		if err != nil {
 			return nil, err
 		}
-		var version int64
-		for _, e := range evs {
-			var p domain.PolicyPublished
-			if err := json.Unmarshal(e.Payload, &p); err != nil {
-				return nil, fmt.Errorf("read policy at %d: %w", e.Position, err)
-			}
+		for _, p := range policies.published {
 			if p.Version == b.Version {
-				return nil, domain.Errorf(domain.Conflict, "policy version %d is already published (at position %d); publish a new version number", b.Version, e.Position)
+				return nil, domain.Errorf(domain.Conflict, "policy version %d is already published; publish a new version number", b.Version)
 			}
-			version = e.StreamVersion
 		}
-		return []change{{stream: domain.PolicyStream, expected: eventstore.Exactly(version),
+		return []change{{stream: domain.PolicyStream, expected: eventstore.Exactly(policies.version),
 			facts: []fact{{domain.EvPolicyPublished, domain.PolicyPublished(b)}}}}, nil
 	}
 }

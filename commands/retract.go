@@ -11,7 +11,7 @@ import (
 // retraction, an erasure or a claim of a document is not a fact about the
 // world and cannot be retracted.
 func (h *Handler) retract(b domain.Retract) decision {
-	return func(ctx context.Context) ([]change, error) {
+	return func(ctx context.Context, _ *turn) ([]change, error) {
 		e, ok, err := h.store.ReadEvent(ctx, b.EventID.UUID())
 		if err != nil {
 			return nil, err
