@@ -87,49 +87,39 @@ func runImport(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return domain.Errorf(domain.Invalid, "cannot read %s: %v", fs.Arg(0), err)
 	}
 	defer f.Close()
-	opts, err := m.parseOptions()
+	b, closeBulk, err := m.openBulk(ctx, "import")
 	if err != nil {
 		return err
 	}
-	opts.AllowRecordedAt = flagBool(fs, "preserve-recorded-at")
-	store, _, err := m.openStore(ctx, false)
-	if err != nil {
-		return err
+	defer closeBulk()
+	b.opts.AllowRecordedAt = flagBool(fs, "preserve-recorded-at")
+	in := &countingReader{r: f}
+	if st, err := f.Stat(); err == nil && st.Size() > 0 && b.progress != nil {
+		b.progress.fraction = func() float64 { return float64(in.n.Load()) / float64(st.Size()) }
 	}
-	defer store.Close()
-	v, closeVault, err := m.openVault(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeVault()
-	h := commands.New(store, v)
 
 	var accepted, rejected, present, events int
-	reject := func(line int, name string, err error) {
-		rejected++
-		if name != "" {
-			fmt.Fprintf(m.Stderr, "line %d: %s: %s\n", line, name, domain.ErrorMessage(err))
-		} else {
-			fmt.Fprintf(m.Stderr, "line %d: %s\n", line, domain.ErrorMessage(err))
-		}
-	}
-	err = domain.ParseJSONL(f, opts, func(line int, cmd domain.Command, perr error) error {
-		if perr != nil {
-			reject(line, "", perr)
-			return nil
-		}
-		r, err := h.Execute(ctx, cmd, "import")
-		switch code := domain.ErrorCode(err); {
-		case err == nil && r.AlreadyPresent:
+	err = b.stream(ctx, func(emit func(entry) error) error {
+		return domain.ParseJSONL(in, b.opts, func(line int, cmd domain.Command, perr error) error {
+			return emit(entry{line: line, cmd: cmd, err: perr})
+		})
+	}, func(e entry, o commands.Outcome) error {
+		switch code := domain.ErrorCode(o.Err); {
+		case o.Err == nil && o.AlreadyPresent:
 			present++
-		case err == nil:
+		case o.Err == nil:
 			accepted++
-			events += len(r.Events)
-		case code == domain.Unavailable || code == domain.Internal || errors.Is(err, context.Canceled):
+			events += len(o.Events)
+		case code == domain.Unavailable || code == domain.Internal || errors.Is(o.Err, context.Canceled):
 			// The ledger cannot take more: stop, and say where.
-			return fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", e.line, o.Err)
 		default:
-			reject(line, cmd.Name(), err)
+			rejected++
+			if name := e.cmd.Name(); name != "" {
+				fmt.Fprintf(m.Stderr, "line %d: %s: %s\n", e.line, name, domain.ErrorMessage(o.Err))
+			} else {
+				fmt.Fprintf(m.Stderr, "line %d: %s\n", e.line, domain.ErrorMessage(o.Err))
+			}
 		}
 		return nil
 	})

@@ -23,7 +23,6 @@ func init() {
 		usage:   "--format gowalla|foursquare FILE",
 		flags: func(fs *flag.FlagSet) {
 			fs.String("format", "", "gowalla (user, time, lat, lon, venue; venue names from gowalla_*_venues.csv.gz beside FILE) or foursquare")
-			fs.Int("workers", 16, "commands executed at once")
 		},
 		run: runImportCheckins,
 	})
@@ -151,8 +150,7 @@ func runImportCheckins(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 			}
 		}
 	}
-	workers, _ := strconv.Atoi(flagString(fs, "workers"))
-	b, closeBulk, err := m.openBulk(ctx, "import-checkins", workers)
+	b, closeBulk, err := m.openBulk(ctx, "import-checkins")
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ func init() {
 		flags: func(fs *flag.FlagSet) {
 			fs.String("format", "", "the file's format: sociopatterns (`t i j ...` per line; t in seconds from --start)")
 			fs.String("start", "", "the time t = 0 stands for (RFC 3339 with offset)")
-			fs.Int("workers", 16, "commands executed at once (contacts are independent once their persons are registered)")
 		},
 		run: runImportContacts,
 	})
@@ -103,8 +102,6 @@ func runImportContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return &usageError{"--start must be a time in RFC 3339 with an offset, e.g. 2010-12-06T13:00:00+01:00"}
 	}
-	workers, _ := strconv.Atoi(flagString(fs, "workers"))
-	workers = max(workers, 1)
 	path := fs.Arg(0)
 	r, err := openMaybeGzip(path)
 	if err != nil {
@@ -115,7 +112,7 @@ func runImportContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	b, closeBulk, err := m.openBulk(ctx, "import-contacts", workers)
+	b, closeBulk, err := m.openBulk(ctx, "import-contacts")
 	if err != nil {
 		return err
 	}
