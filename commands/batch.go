@@ -131,7 +131,7 @@ func (h *Handler) round(ctx context.Context, t *turn, preps []prepared, todo []i
 		var conflict *eventstore.ConflictError
 		switch {
 		case r.Err == nil:
-			h.wrote(changes[k])
+			h.wrote(changes[k], r.Events)
 			out[i].Result = Result{Events: r.Events}
 		case errors.Is(r.Err, eventstore.ErrNotAttempted):
 			again = append(again, i)

@@ -44,6 +44,16 @@ func (c *cache) forget(stream string) {
 	delete(c.checkpoints, stream)
 }
 
+// learn keeps st as what stream says.
+func (c *cache) learn(stream string, st checkpointState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checkpoints == nil || len(c.checkpoints) >= maxCachedCheckpoints {
+		c.checkpoints = make(map[string]checkpointState)
+	}
+	c.checkpoints[stream] = st
+}
+
 // checkpoint returns a checkpoint's latest registration and the version of
 // its stream. A checkpoint that is not registered is a NotFound error.
 func (h *Handler) checkpoint(ctx context.Context, id domain.CheckpointID) (checkpointState, error) {
@@ -71,12 +81,7 @@ func (h *Handler) checkpoint(ctx context.Context, id domain.CheckpointID) (check
 	if !found {
 		return st, domain.Errorf(domain.NotFound, "checkpoint %s is not registered; register it first", id)
 	}
-	h.cache.mu.Lock()
-	if h.cache.checkpoints == nil || len(h.cache.checkpoints) >= maxCachedCheckpoints {
-		h.cache.checkpoints = make(map[string]checkpointState)
-	}
-	h.cache.checkpoints[stream] = st
-	h.cache.mu.Unlock()
+	h.cache.learn(stream, st)
 	return st, nil
 }
 

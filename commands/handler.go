@@ -76,15 +76,15 @@ type prepared struct {
 }
 
 func prepare(cmd domain.Command) (prepared, error) {
-	key, err := domain.IdempotencyKey(cmd)
+	content := cmd
+	content.ID = ""
+	digest, err := domain.IdempotencyKey(content) // the key of a command without an id
 	if err != nil {
 		return prepared{}, err
 	}
-	content := cmd
-	content.ID = ""
-	digest, err := domain.IdempotencyKey(content)
-	if err != nil {
-		return prepared{}, err
+	key := cmd.ID
+	if key == "" {
+		key = digest
 	}
 	return prepared{cmd: cmd, key: key, digest: digest}, nil
 }
@@ -124,7 +124,7 @@ func (h *Handler) execute(ctx context.Context, p prepared, actor string) (Result
 		var conflict *eventstore.ConflictError
 		switch {
 		case err == nil:
-			h.wrote(changes)
+			h.wrote(changes, evs)
 			return Result{Events: evs}, h.after(ctx, p.cmd, nil)
 		case errors.As(err, &conflict):
 			if e := refusal(changes, conflict); e != nil {
@@ -145,11 +145,20 @@ func (h *Handler) execute(ctx context.Context, p prepared, actor string) (Result
 	}
 }
 
-// wrote forgets what the cache knew of the streams a command wrote.
-func (h *Handler) wrote(changes []change) {
+// wrote updates the cache with what a command wrote: it forgets the
+// streams written and learns the checkpoints registered.
+func (h *Handler) wrote(changes []change, evs []eventstore.Event) {
 	for _, c := range changes {
-		if len(c.facts) > 0 {
-			h.cache.forget(c.stream)
+		if len(c.facts) == 0 {
+			continue
+		}
+		h.cache.forget(c.stream)
+		if reg, ok := c.facts[len(c.facts)-1].data.(domain.CheckpointRegistered); ok {
+			for _, e := range evs {
+				if e.Stream == c.stream {
+					h.cache.learn(c.stream, checkpointState{reg: reg, version: e.StreamVersion})
+				}
+			}
 		}
 	}
 }

@@ -1,9 +1,13 @@
 package domain
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -102,13 +106,13 @@ func (c Command) marshal(envelope bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := map[string]json.RawMessage{}
-	if err := json.Unmarshal(body, &fields); err != nil {
+	members, err := splitObject(body)
+	if err != nil {
 		return nil, err
 	}
 	put := func(k string, v any) error {
 		b, err := json.Marshal(v)
-		fields[k] = b
+		members = append(members, member{key: k, value: b})
 		return err
 	}
 	if err := put("command", c.Name()); err != nil {
@@ -127,9 +131,83 @@ func (c Command) marshal(envelope bool) ([]byte, error) {
 			return nil, err
 		}
 	}
-	// A map marshals with sorted keys, and the values are compact: the same
-	// command always gives the same bytes.
-	return json.Marshal(fields)
+	// Sorted keys and compact values: the same command always gives the
+	// same bytes.
+	slices.SortFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	n := 2
+	for _, m := range members {
+		n += len(m.key) + len(m.value) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, m.key...)
+		out = append(out, '"', ':')
+		out = append(out, m.value...)
+	}
+	return append(out, '}'), nil
+}
+
+// member is one key and value of a JSON object.
+type member struct {
+	key   string // as written between the quotes
+	value []byte
+}
+
+// splitObject splits the compact JSON object that encoding/json wrote for
+// a struct into its members. The keys are the struct's field names, which
+// need no escaping.
+func splitObject(b []byte) ([]member, error) {
+	bad := func() ([]member, error) { return nil, fmt.Errorf("command body %.40q is not a compact JSON object", b) }
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return bad()
+	}
+	var out []member
+	i := 1
+	for i < len(b)-1 {
+		if b[i] != '"' {
+			return bad()
+		}
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 || i+end+2 >= len(b) || b[i+end+2] != ':' {
+			return bad()
+		}
+		key := string(b[i+1 : i+1+end])
+		i += end + 3
+		start, depth, inString := i, 0, false
+	value:
+		for ; i < len(b); i++ {
+			switch ch := b[i]; {
+			case inString:
+				switch ch {
+				case '\\':
+					i++
+				case '"':
+					inString = false
+				}
+			case ch == '"':
+				inString = true
+			case ch == '{' || ch == '[':
+				depth++
+			case (ch == '}' || ch == ']') && depth > 0:
+				depth--
+			case (ch == ',' || ch == '}') && depth == 0:
+				break value
+			}
+		}
+		if i >= len(b) {
+			return bad()
+		}
+		out = append(out, member{key: key, value: b[start:i]})
+		if b[i] == ',' {
+			i++
+		}
+	}
+	return out, nil
 }
 
 // IdempotencyKey returns the key under which the ledger recognises a repeated

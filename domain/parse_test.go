@@ -632,3 +632,40 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	})
 }
+
+// TestMarshalJSONIsSortedKeysOfTheBodyAndEnvelope: the command file's
+// canonical form (which IdempotencyKey hashes, so it must never change) is
+// the body's JSON and the envelope's fields as one object with sorted keys,
+// exactly as encoding/json writes a map of them.
+func TestMarshalJSONIsSortedKeysOfTheBodyAndEnvelope(t *testing.T) {
+	opts := testOptions(t)
+	opts.AllowRecordedAt = true
+	lines := append([]string{
+		`{"id":"a<b>&c","command":"record_scan","at":"2020-03-01T08:15:00+08:00","recorded_at":"2020-03-01T08:15:01+08:00","checkpoint_id":"$C1","visitor":{"document":{"type":"other","number":"X1 \"q\" <&>","country":"Laos"}},"method":"manual"}`,
+		`{"command":"register_person","at":"2020-03-01T08:15:00+08:00","person_id":"$P1","document":{"type":"passport","number":"E1\\u00e9","country":"FR"},"name":"Zoë {[,]} \\\\ \"","nationality":"FR"}`,
+	}, validLines...)
+	for _, line := range lines {
+		cmd := mustParse(t, line, opts)
+		got, err := json.Marshal(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(cmd.Body)
+		fields := map[string]json.RawMessage{}
+		if err := json.Unmarshal(body, &fields); err != nil {
+			t.Fatal(err)
+		}
+		fields["command"], _ = json.Marshal(cmd.Name())
+		fields["at"], _ = json.Marshal(cmd.At)
+		if cmd.ID != "" {
+			fields["id"], _ = json.Marshal(cmd.ID)
+		}
+		if !cmd.RecordedAt.IsZero() {
+			fields["recorded_at"], _ = json.Marshal(cmd.RecordedAt)
+		}
+		want, _ := json.Marshal(fields)
+		if string(got) != string(want) {
+			t.Errorf("%s:\n got  %s\n want %s", line, got, want)
+		}
+	}
+}

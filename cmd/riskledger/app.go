@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -103,6 +104,14 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		}
 		return exitUsage
 	}
+	if path := globals["cpuprofile"]; path != "" {
+		stop, err := startProfile(path)
+		if err != nil {
+			fmt.Fprintln(m.Stderr, "riskledger:", err)
+			return exitFailed
+		}
+		defer stop()
+	}
 	err = cmd.run(ctx, m, fs)
 	var ue *usageError
 	var ee *exitError
@@ -130,6 +139,7 @@ global flags (before or after the command):
   --data DIR           the embedded store's directory (default ./riskledger-data; RISKLEDGER_DATA)
   --database-url URL   use PostgreSQL instead (RISKLEDGER_DATABASE_URL or DATABASE_URL)
   --config FILE        a JSON file of settings (RISKLEDGER_CONFIG)
+  --cpuprofile FILE    write a CPU profile of the command (go tool pprof FILE)
 `
 
 func (m *Main) printHelp(w io.Writer) {
@@ -147,7 +157,7 @@ func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `riskledger COMMAND --help` for a command's flags.")
 }
 
-var globalNames = map[string]bool{"data": true, "database-url": true, "config": true}
+var globalNames = map[string]bool{"data": true, "database-url": true, "config": true, "cpuprofile": true}
 
 // splitGlobals takes the global flags out of args, wherever they stand
 // (before "--"), and returns them with the remaining arguments.
@@ -229,4 +239,17 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// startProfile starts a CPU profile written to path; stop ends it.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/riskledger/riskledger/commands"
@@ -134,6 +136,11 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 	opts, err := m.parseOptions()
 	if err != nil {
 		return nil, nil, err
+	}
+	// A bulk run makes garbage fast and keeps little: collect less often
+	// (GOGC, when set, still decides).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	store, _, err := m.openStore(ctx, false)
 	if err != nil {

@@ -83,22 +83,7 @@ func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]event
 }
 
 func (t *writeTx) lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
-	out := make(map[uuid.UUID]eventstore.Event)
-	stmt := t.tx.StmtContext(ctx, t.s.oneID)
-	for _, id := range ids {
-		rows, err := stmt.QueryContext(ctx, id[:])
-		if err != nil {
-			return nil, err
-		}
-		evs, err := scanEvents(rows)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range evs {
-			out[e.ID] = e
-		}
-	}
-	return out, nil
+	return readByID(ctx, t.tx, ids)
 }
 
 func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {

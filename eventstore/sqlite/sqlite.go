@@ -124,7 +124,6 @@ type Store struct {
 	insertN     *sql.Stmt // insertChunk rows at once
 	upsertN     *sql.Stmt
 	someStreams *sql.Stmt
-	oneID       *sql.Stmt
 	overlay     *overlay // nil when read-only
 	flushAt     int
 }
@@ -319,7 +318,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.insertN, insertSQL(insertChunk)},
 		{&s.upsertN, upsertSQL(insertChunk)},
 		{&s.someStreams, `SELECT name, version, last_position FROM streams WHERE name IN (SELECT value FROM json_each(?))`},
-		{&s.oneID, `SELECT ` + eventColumns + ` FROM events e WHERE e.id = ?`},
 	} {
 		var err error
 		if *p.stmt, err = s.writer.PrepareContext(ctx, p.query); err != nil {
@@ -389,24 +387,38 @@ func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, 
 	return evs[0], true, nil
 }
 
-// ReadEvents implements eventstore.Store through the id index, a few
-// hundred ids per query.
+// ReadEvents implements eventstore.Store through the id index.
 func (s *Store) ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
+	out, err := readByID(ctx, s.reader, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readByID reads the stored events among ids, a few hundred per query.
+func readByID(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
 	out := make(map[uuid.UUID]eventstore.Event)
 	const chunk = 500
+	args := make([]any, 0, chunk)
 	for len(ids) > 0 {
 		n := min(len(ids), chunk)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id[:]
+		args = args[:0]
+		for _, id := range ids[:n] {
+			args = append(args, id[:])
 		}
-		rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
+		rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("read events: %w", err)
+			return nil, err
 		}
 		evs, err := scanEvents(rows)
 		if err != nil {
-			return nil, fmt.Errorf("read events: %w", err)
+			return nil, err
 		}
 		for _, e := range evs {
 			out[e.ID] = e
@@ -517,7 +529,7 @@ func (s *Store) Close() error {
 		s.committer.Close()
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.oneID} {
+	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
