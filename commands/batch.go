@@ -23,13 +23,12 @@ type Outcome struct {
 // round trips: one read finds the commands already in the ledger, the data
 // keys of the persons registered are made in one transaction, and the
 // appends go to the ledger as one sequence (eventstore.Store.AppendEach),
-// committed many per transaction.
+// committed many per transaction, while the next commands are decided.
 //
 // A decision takes the ledger as committed when it is made, not the
 // commands of the sequence still in flight; what it read is a condition of
-// its append. A command whose condition fails because an earlier command
-// of the sequence moved a stream, and every command after it, is decided
-// again once those before it are committed; a command refused for the
+// its append. When an append fails, the sequence stops there: the commands
+// after it are decided again once it is settled. A command refused for the
 // state of the ledger (an unknown checkpoint, a person registered twice) is
 // refused only when nothing before it is still in flight.
 func (h *Handler) ExecuteAll(ctx context.Context, cmds []domain.Command, actor string) []Outcome {
@@ -46,21 +45,19 @@ func (h *Handler) ExecuteAll(ctx context.Context, cmds []domain.Command, actor s
 		todo = append(todo, i)
 	}
 	todo, err := h.replayedAll(ctx, preps, todo, out)
+	var t *turn
+	if err == nil {
+		t, err = h.sealersFor(ctx, preps, todo)
+	}
 	if err != nil {
 		for _, i := range todo {
 			out[i].Err = err
 		}
 		return out
 	}
-	t, err := h.sealersFor(ctx, preps, todo)
-	if err != nil {
-		for _, i := range todo {
-			out[i].Err = err
-		}
-		return out
-	}
+	s := &sequence{h: h, ctx: ctx, t: t, preps: preps, out: out, actor: actor, keys: make(map[string]int)}
 	for len(todo) > 0 {
-		todo = h.round(ctx, t, preps, todo, actor, out)
+		todo = s.step(todo)
 	}
 	for i := range cmds {
 		if out[i].Err == nil {
@@ -70,86 +67,136 @@ func (h *Handler) ExecuteAll(ctx context.Context, cmds []domain.Command, actor s
 	return out
 }
 
-// round decides the commands of todo in order and appends them as one
-// sequence. It stops deciding at a command refused for the ledger's state
-// while commands before it are undecided in the ledger, and returns the
-// commands left to do: that one, and those the sequence did not reach.
-func (h *Handler) round(ctx context.Context, t *turn, preps []prepared, todo []int, actor string, out []Outcome) (next []int) {
+// sequence is the state of one ExecuteAll: the chunks of decided commands
+// in flight, oldest first.
+type sequence struct {
+	h     *Handler
+	ctx   context.Context
+	t     *turn
+	preps []prepared
+	out   []Outcome
+	actor string
+
+	inflight []*flight
+	last     *eventstore.Pending
+	keys     map[string]int // the idempotency keys decided → their command
+	repeats  [][2]int       // a command whose key was decided before, and the first with it
+}
+
+// flight is a chunk of decided commands being appended.
+type flight struct {
+	idx     []int
+	changes [][]change
+	pending *eventstore.Pending
+}
+
+const (
+	chunkSize = 1024 // commands appended by one AppendEach
+	inFlight  = 2    // chunks appended while the next is decided
+)
+
+// step decides the next chunk of todo, sends it, settles what it must, and
+// returns the commands still to do.
+func (s *sequence) step(todo []int) []int {
+	f := &flight{}
 	var calls [][]eventstore.StreamAppend
-	var decided []int
-	var changes [][]change
-	keys := make(map[string]int) // idempotency key → the first command of this round with it
-	var repeats [][2]int         // a command and the first with its key
-	rest := todo[:0:0]
-	for n, i := range todo {
-		p := preps[i]
-		if first, ok := keys[p.key]; ok {
-			// The same key again: it finds the first in the ledger after this round.
-			repeats = append(repeats, [2]int{i, first})
+	n, stop := 0, false
+	for ; n < len(todo) && len(f.idx) < chunkSize; n++ {
+		i := todo[n]
+		p := s.preps[i]
+		if first, ok := s.keys[p.key]; ok {
+			s.repeats = append(s.repeats, [2]int{i, first})
 			continue
 		}
-		decide, err := h.decision(p.cmd)
+		decide, err := s.h.decision(p.cmd)
 		var ch []change
 		if err == nil {
-			ch, err = decide(ctx, t)
+			ch, err = decide(s.ctx, s.t)
 		}
 		var appends []eventstore.StreamAppend
 		if err == nil {
-			appends, err = stamp(ch, p, actor)
+			appends, err = stamp(ch, p, s.actor)
 		}
 		if err != nil {
-			if stateDependent(err) && len(calls) > 0 {
-				rest = append(rest, todo[n:]...)
+			if stateDependent(err) && (len(f.idx) > 0 || len(s.inflight) > 0) {
+				stop = true // decide it again when what is in flight is settled
 				break
 			}
-			out[i].Err = err
+			s.out[i].Err = err
 			continue
 		}
-		keys[p.key] = i
+		s.keys[p.key] = i
+		f.idx = append(f.idx, i)
+		f.changes = append(f.changes, ch)
 		calls = append(calls, appends)
-		decided = append(decided, i)
-		changes = append(changes, ch)
 	}
-	var again []int
-	defer func() {
-		// A repeat waits for the command it repeats.
-		for _, r := range repeats {
-			if slices.Contains(again, r[1]) {
-				again = append(again, r[0])
+	todo = todo[n:]
+	if len(calls) > 0 {
+		f.pending = s.h.store.AppendEach(s.ctx, calls, s.last)
+		s.last = f.pending
+		s.inflight = append(s.inflight, f)
+	}
+	return s.settle(todo, stop || len(todo) == 0)
+}
+
+// settle records the outcomes of the oldest chunks, all of them when all is
+// set or when an append failed (the chunks after it are not attempted), and
+// returns the commands to do: those not attempted, then todo.
+func (s *sequence) settle(todo []int, all bool) []int {
+	var redo []int
+	failed := -1 // the command whose append failed, to decide again on its own
+	for len(s.inflight) > 0 && (all || len(s.inflight) > inFlight) {
+		f := s.inflight[0]
+		s.inflight = s.inflight[1:]
+		for k, r := range f.pending.Wait() {
+			i := f.idx[k]
+			var conflict *eventstore.ConflictError
+			switch {
+			case r.Err == nil:
+				s.h.wrote(f.changes[k], r.Events)
+				s.out[i].Result = Result{Events: r.Events}
 				continue
+			case errors.Is(r.Err, eventstore.ErrNotAttempted):
+				redo = append(redo, i)
+			case errors.As(r.Err, &conflict) && refusal(f.changes[k], conflict) != nil:
+				s.out[i].Err = refusal(f.changes[k], conflict)
+			case domain.ErrorCode(r.Err) == domain.Conflict:
+				// A stream moved under the decision, or the same command is
+				// being appended elsewhere: the single path decides again,
+				// reading the ledger as it is now.
+				if conflict != nil {
+					s.h.cache.forget(conflict.Stream)
+				}
+				failed = i
+			default:
+				s.out[i].Err = r.Err
 			}
-			out[r[0]].Result, out[r[0]].Err = h.execute(ctx, preps[r[0]], actor)
-		}
-		slices.Sort(again)
-		next = append(again, rest...)
-	}()
-	if len(calls) == 0 {
-		return nil
-	}
-	for k, r := range h.store.AppendEach(ctx, calls) {
-		i := decided[k]
-		var conflict *eventstore.ConflictError
-		switch {
-		case r.Err == nil:
-			h.wrote(changes[k], r.Events)
-			out[i].Result = Result{Events: r.Events}
-		case errors.Is(r.Err, eventstore.ErrNotAttempted):
-			again = append(again, i)
-		case errors.As(r.Err, &conflict) && refusal(changes[k], conflict) != nil:
-			out[i].Err = refusal(changes[k], conflict)
-		case domain.ErrorCode(r.Err) == domain.Conflict:
-			// A stream moved under the decision, or the same command is
-			// being appended elsewhere: the single path decides again,
-			// reading the ledger as it is now.
-			if conflict != nil {
-				h.cache.forget(conflict.Stream)
-			}
-			out[i].Result, out[i].Err = h.execute(ctx, preps[i], actor)
-		default:
-			out[i].Err = r.Err
+			all = true // the sequence stopped here: settle every chunk after it
 		}
 	}
-	return nil // set by the deferred function
+	if !all {
+		return todo
+	}
+	// Nothing is in flight: the sequence starts again.
+	s.last = nil
+	if failed >= 0 {
+		s.out[failed].Result, s.out[failed].Err = s.h.execute(s.ctx, s.preps[failed], s.actor)
+	}
+	for _, r := range s.repeats {
+		if slices.Contains(redo, r[1]) {
+			redo = append(redo, r[0]) // it waits for the command it repeats
+			continue
+		}
+		s.out[r[0]].Result, s.out[r[0]].Err = s.h.execute(s.ctx, s.preps[r[0]], s.actor)
+	}
+	s.repeats = s.repeats[:0]
+	for _, i := range redo {
+		if s.keys[s.preps[i].key] == i {
+			delete(s.keys, s.preps[i].key) // decided again, as the first with its key
+		}
+	}
+	slices.Sort(redo)
+	return append(redo, todo...)
 }
 
 // stateDependent tells the errors a decision may make from a ledger that

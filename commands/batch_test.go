@@ -20,13 +20,13 @@ import (
 // between scans, a fever that is a symptom report, a policy published
 // mid-way, a line repeated, an id reused with other content, and facts
 // about persons registered a few lines earlier.
-func sequenceLines(e *env) []string {
+func sequenceLines(e *env, copy int) []string {
 	at := func(n int) string { return e.now.Add(-time.Hour + time.Duration(n)*time.Second).Format(time.RFC3339) }
 	g, p, q := uuid.New(), uuid.New(), uuid.New()
 	cp, cp2 := uuid.New(), uuid.New()
 	tomorrow := e.now.In(shanghai).AddDate(0, 0, 1).Format("2006-01-02")
 	person := func(n int, id uuid.UUID, doc string) string {
-		return fmt.Sprintf(`{"command":"register_person","at":%q,"person_id":%q,"document":{"type":"resident_id","number":%q,"country":"CN"},"name":"Person %d","nationality":"CN"}`, at(n), id, doc, n)
+		return fmt.Sprintf(`{"command":"register_person","at":%q,"person_id":%q,"document":{"type":"resident_id","number":"%s-%d","country":"CN"},"name":"Person %d","nationality":"CN"}`, at(n), id, doc, copy, n)
 	}
 	checkpoint := func(n int, id uuid.UUID, admits string) string {
 		return fmt.Sprintf(`{"command":"register_checkpoint","at":%q,"checkpoint_id":%q,"name":"Gate %d","kind":"park","district":"Xuhui","admits":%s}`, at(n), id, n, admits)
@@ -59,8 +59,8 @@ func sequenceLines(e *env) []string {
 		fmt.Sprintf(`{"id":"form-1","command":"submit_health_form","at":%q,"person_id":%q,"travel":[],"symptoms":[],"contact_with_case":true}`, at(21), q),
 	}
 	for d := range 6 {
-		lines = append(lines, fmt.Sprintf(`{"command":"apply_dependent","at":%q,"guardian_id":%q,"dependent_id":%q,"document":{"type":"resident_id","number":"DEP-%d","country":"CN"},"name":"Child %d","nationality":"CN","usable_from":%q}`,
-			at(30+d), g, uuid.New(), d, d, tomorrow))
+		lines = append(lines, fmt.Sprintf(`{"command":"apply_dependent","at":%q,"guardian_id":%q,"dependent_id":%q,"document":{"type":"resident_id","number":"DEP-%d-%d","country":"CN"},"name":"Child %d","nationality":"CN","usable_from":%q}`,
+			at(30+d), g, uuid.New(), copy, d, d, tomorrow))
 	}
 	lines = append(lines, scan(40, cp, uuid.New(), "")) // unknown person at a known checkpoint
 	return lines
@@ -71,7 +71,12 @@ func sequenceLines(e *env) []string {
 func TestExecuteAllMatchesExecuteInTurn(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		lines := sequenceLines(e)
+		// Enough copies for several chunks in flight at once.
+		var lines []string
+		const copies = 40
+		for c := range copies {
+			lines = append(lines, sequenceLines(e, c)...)
+		}
 		cmds := make([]domain.Command, len(lines))
 		for i, l := range lines {
 			var err error
@@ -104,7 +109,7 @@ func TestExecuteAllMatchesExecuteInTurn(t *testing.T) {
 					accepted++
 				}
 			}
-			if run == 1 && (accepted < 15 || accepted == len(cmds)) || run == 2 && (accepted != 2 || present < 15) {
+			if run == 1 && (accepted < 15*copies || accepted == len(cmds)) || run == 2 && (accepted != 2*copies || present < 15*copies) {
 				t.Fatalf("run %d: %d of %d lines accepted, %d present: the sequence does not test what it should", run, accepted, len(cmds), present)
 			}
 			if a, b := shape(t, e.store), shape(t, single.store); a != b {

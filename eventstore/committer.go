@@ -92,7 +92,7 @@ type Committer struct {
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
-	queue  chan *request
+	queue  chan []*request // one call of Append, or the calls of one AppendEach
 	quit   chan struct{}
 	exited chan struct{}
 
@@ -112,8 +112,15 @@ type request struct {
 	group *group
 }
 
-// group is the state of one AppendEach, owned by the commit loop.
-type group struct{ failed bool }
+// group is the state of one AppendEach, owned by the commit loop (the
+// caller sets it before the calls are queued).
+type group struct {
+	failed bool
+	// cut: a call of the group could not be queued; the sequence ends
+	// with the calls queued before it.
+	cut  bool
+	prev *group // the AppendEach this one continues
+}
 
 type result struct {
 	events []Event
@@ -126,7 +133,7 @@ func NewCommitter(b Backend, cfg CommitterConfig) *Committer {
 	c := &Committer{
 		backend:   b,
 		cfg:       cfg,
-		queue:     make(chan *request, 1024),
+		queue:     make(chan []*request, 1024),
 		quit:      make(chan struct{}),
 		exited:    make(chan struct{}),
 		cacheHead: -1,
@@ -141,7 +148,7 @@ func (c *Committer) Append(ctx context.Context, appends ...StreamAppend) ([]Even
 	if err != nil {
 		return nil, err
 	}
-	if err := c.enqueue(ctx, req); err != nil {
+	if err := c.enqueue(ctx, []*request{req}); err != nil {
 		return nil, err
 	}
 	select {
@@ -159,47 +166,83 @@ type AppendResult struct {
 }
 
 // ErrNotAttempted is the error of the calls AppendEach did not make because
-// an earlier call of the same AppendEach failed. Nothing of them is written.
+// an earlier call of the same sequence failed. Nothing of them is written.
 var ErrNotAttempted = domain.Errorf(domain.Conflict, "not attempted: an earlier append of the same sequence failed")
 
-// AppendEach makes calls in order, each decided on its own exactly as
-// Append decides it, as many per transaction as fit. It stops at the first
-// call that fails: that call gets its error and every later one
-// ErrNotAttempted, so that a caller who decided call i+1 in the knowledge
-// of call i can decide it again. It returns one result per call.
-func (c *Committer) AppendEach(ctx context.Context, calls [][]StreamAppend) []AppendResult {
-	out := make([]AppendResult, len(calls))
-	g := &group{}
-	reqs := make([]*request, 0, len(calls))
-	var invalid error
-	for _, call := range calls {
-		req, err := newRequest(ctx, call, g)
-		if err != nil {
-			invalid = err
-			break
-		}
-		if err := c.enqueue(ctx, req); err != nil {
-			invalid = err
-			break
-		}
-		reqs = append(reqs, req)
+// Pending is an AppendEach in flight.
+type Pending struct {
+	ctx     context.Context
+	n       int
+	reqs    []*request
+	invalid error // the error of call len(reqs), which could not be queued
+	group   *group
+	results []AppendResult
+}
+
+// AppendEach queues calls in order and returns at once; Wait returns their
+// results. Each call is decided on its own exactly as Append decides it,
+// as many per transaction as fit, and the sequence stops at the first call
+// that fails: that call gets its error and every later one ErrNotAttempted,
+// so that a caller who decided call i+1 in the knowledge of call i can
+// decide it again.
+//
+// after, when not nil, is the caller's previous AppendEach, which this one
+// continues: when a call of after fails, none of these is attempted. A
+// caller can so decide its next calls while the previous ones commit.
+func (c *Committer) AppendEach(ctx context.Context, calls [][]StreamAppend, after *Pending) *Pending {
+	p := &Pending{ctx: ctx, n: len(calls), group: &group{}}
+	if after != nil {
+		p.group.prev = after.group
 	}
+	p.reqs = make([]*request, 0, len(calls))
+	for _, call := range calls {
+		req, err := newRequest(ctx, call, p.group)
+		if err != nil {
+			p.invalid = err
+			break
+		}
+		p.reqs = append(p.reqs, req)
+	}
+	if p.invalid != nil {
+		p.group.cut = true // the calls of a later AppendEach are not attempted
+	}
+	if len(p.reqs) > 0 {
+		if err := c.enqueue(ctx, p.reqs); err != nil {
+			p.reqs, p.invalid = nil, err
+		}
+	}
+	return p
+}
+
+// Refused is an AppendEach of n calls of which the first fails with err
+// and none is made.
+func Refused(n int, err error) *Pending {
+	return &Pending{ctx: context.Background(), n: n, invalid: err, group: &group{failed: true, cut: true}}
+}
+
+// Wait waits for the calls' results, one per call.
+func (p *Pending) Wait() []AppendResult {
+	if p.results != nil {
+		return p.results
+	}
+	out := make([]AppendResult, p.n)
 	failed := false
-	for i, req := range reqs {
+	for i, req := range p.reqs {
 		select {
 		case r := <-req.done:
 			out[i] = AppendResult{Events: r.events, Err: r.err}
-		case <-ctx.Done():
-			out[i] = AppendResult{Err: ctx.Err()}
+		case <-p.ctx.Done():
+			out[i] = AppendResult{Err: p.ctx.Err()}
 		}
 		failed = failed || out[i].Err != nil
 	}
-	for i := len(reqs); i < len(calls); i++ {
+	for i := len(p.reqs); i < p.n; i++ {
 		out[i].Err = ErrNotAttempted
-		if i == len(reqs) && !failed {
-			out[i].Err = invalid
+		if i == len(p.reqs) && !failed && p.invalid != nil {
+			out[i].Err = p.invalid
 		}
 	}
+	p.results = out
 	return out
 }
 
@@ -218,14 +261,14 @@ func newRequest(ctx context.Context, appends []StreamAppend, g *group) (*request
 	return req, nil
 }
 
-func (c *Committer) enqueue(ctx context.Context, req *request) error {
+func (c *Committer) enqueue(ctx context.Context, reqs []*request) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return ErrClosed
 	}
 	select {
-	case c.queue <- req:
+	case c.queue <- reqs:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -248,35 +291,78 @@ func (c *Committer) Close() {
 
 func (c *Committer) loop() {
 	defer close(c.exited)
+	var backlog []*request // queued calls not yet in a transaction
 	for {
-		var first *request
-		select {
-		case first = <-c.queue:
-		case <-c.quit:
-			for {
-				select {
-				case r := <-c.queue:
-					c.commit([]*request{r})
-				default:
-					return
+		if len(backlog) == 0 {
+			select {
+			case backlog = <-c.queue:
+			case <-c.quit:
+				for {
+					select {
+					case reqs := <-c.queue:
+						backlog = append(backlog, reqs...)
+					default:
+						for len(backlog) > 0 {
+							var batch []*request
+							batch, backlog = c.take(nil, backlog)
+							c.commit(batch)
+						}
+						return
+					}
 				}
 			}
 		}
-		batch := []*request{first}
-		n, size := first.events, first.bytes
+		batch, rest := c.take(nil, backlog)
+		backlog = rest
 	fill:
-		for n < c.cfg.MaxBatchEvents && size < c.cfg.MaxBatchBytes {
+		for len(backlog) == 0 && !c.full(batch) {
 			select {
-			case r := <-c.queue:
-				batch = append(batch, r)
-				n += r.events
-				size += r.bytes
+			case reqs := <-c.queue:
+				batch, backlog = c.take(batch, reqs)
 			default:
 				break fill
 			}
 		}
 		c.commit(batch)
 	}
+}
+
+// take moves calls from the front of backlog into batch while the batch has
+// room, and returns both. A batch takes at least one call.
+func (c *Committer) take(batch, backlog []*request) ([]*request, []*request) {
+	n, size := c.size(batch)
+	for len(backlog) > 0 && (len(batch) == 0 || n < c.cfg.MaxBatchEvents && size < c.cfg.MaxBatchBytes) {
+		r := backlog[0]
+		batch, backlog = append(batch, r), backlog[1:]
+		n, size = n+r.events, size+r.bytes
+	}
+	return batch, backlog
+}
+
+// full tells whether a batch has reached the transaction's caps.
+func (c *Committer) full(batch []*request) bool {
+	n, size := c.size(batch)
+	return n >= c.cfg.MaxBatchEvents || size >= c.cfg.MaxBatchBytes
+}
+
+func (c *Committer) size(batch []*request) (events, bytes int) {
+	for _, r := range batch {
+		events += r.events
+		bytes += r.bytes
+	}
+	return events, bytes
+}
+
+// stopped tells whether the calls of g are no longer attempted: one of them
+// failed, or one of the sequence it continues did.
+func (g *group) stopped() bool {
+	if g == nil {
+		return false
+	}
+	if !g.failed && g.prev != nil && (g.prev.failed || g.prev.cut) {
+		g.failed = true
+	}
+	return g.failed
 }
 
 // fail answers the request with err, and stops the rest of its group.
@@ -323,7 +409,7 @@ func (c *Committer) commit(batch []*request) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		switch {
-		case r.group != nil && r.group.failed:
+		case r.group.stopped():
 			r.done <- result{err: ErrNotAttempted}
 			continue
 		case r.ctx.Err() != nil:
@@ -423,7 +509,7 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 
 	results := make([]result, len(reqs))
 	for i, r := range reqs {
-		if r.group != nil && r.group.failed {
+		if r.group.stopped() {
 			results[i] = result{err: ErrNotAttempted}
 			continue
 		}

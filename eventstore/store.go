@@ -25,10 +25,12 @@ type Store interface {
 	// any lost reply); retrying with the same IDs is safe.
 	Append(ctx context.Context, appends ...StreamAppend) ([]Event, error)
 
-	// AppendEach makes each call as Append would, in order, stopping at the
-	// first that fails (see Committer.AppendEach): a bulk import's path to
-	// group commit without a goroutine per call.
-	AppendEach(ctx context.Context, calls [][]StreamAppend) []AppendResult
+	// AppendEach queues calls to be made in order, each as Append would
+	// make it, stopping at the first that fails, and returns at once (see
+	// Committer.AppendEach): a bulk import's path to group commit without a
+	// goroutine per call, which can decide its next calls while these
+	// commit.
+	AppendEach(ctx context.Context, calls [][]StreamAppend, after *Pending) *Pending
 
 	// ReadStream returns the events of stream with StreamVersion > after, in
 	// version order. An unknown stream has no events (no error).

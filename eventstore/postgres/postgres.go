@@ -181,8 +181,8 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 }
 
 // AppendEach implements eventstore.Store.
-func (s *Store) AppendEach(ctx context.Context, calls [][]eventstore.StreamAppend) []eventstore.AppendResult {
-	return s.committer.AppendEach(ctx, calls)
+func (s *Store) AppendEach(ctx context.Context, calls [][]eventstore.StreamAppend, after *eventstore.Pending) *eventstore.Pending {
+	return s.committer.AppendEach(ctx, calls, after)
 }
 
 // ReadStream implements eventstore.Store.

@@ -336,18 +336,11 @@ func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) 
 }
 
 // AppendEach implements eventstore.Store.
-func (s *Store) AppendEach(ctx context.Context, calls [][]eventstore.StreamAppend) []eventstore.AppendResult {
+func (s *Store) AppendEach(ctx context.Context, calls [][]eventstore.StreamAppend, after *eventstore.Pending) *eventstore.Pending {
 	if s.committer == nil {
-		out := make([]eventstore.AppendResult, len(calls))
-		for i := range out {
-			out[i].Err = eventstore.ErrNotAttempted
-		}
-		if len(out) > 0 {
-			out[0].Err = domain.Errorf(domain.Forbidden, "this ledger was opened read-only")
-		}
-		return out
+		return eventstore.Refused(len(calls), domain.Errorf(domain.Forbidden, "this ledger was opened read-only"))
 	}
-	return s.committer.AppendEach(ctx, calls)
+	return s.committer.AppendEach(ctx, calls, after)
 }
 
 // ReadStream implements eventstore.Store by walking the stream's chain of

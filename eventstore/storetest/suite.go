@@ -318,7 +318,7 @@ func testConditions(t *testing.T, h Harness) {
 	res := s.AppendEach(ctx, [][]eventstore.StreamAppend{
 		{{Stream: "checkpoint", Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev("E", 5)}}},
 		{{Stream: "scans", Events: []eventstore.NewEvent{ev("E", 6)}}, {Stream: "checkpoint", Expected: eventstore.Exactly(2)}},
-	})
+	}, nil).Wait()
 	for i, r := range res {
 		if r.Err != nil {
 			t.Fatalf("call %d: %v", i, r.Err)
@@ -339,7 +339,7 @@ func testAppendEach(t *testing.T, h Harness) {
 	for i := range 3000 {
 		calls = append(calls, []eventstore.StreamAppend{{Stream: fmt.Sprintf("s-%d", i%7), Events: []eventstore.NewEvent{ev("E", i)}}})
 	}
-	for i, r := range s.AppendEach(ctx, calls) {
+	for i, r := range s.AppendEach(ctx, calls, nil).Wait() {
 		if r.Err != nil || len(r.Events) != 1 || r.Events[0].Position != int64(i+1) {
 			t.Fatalf("call %d: %+v, want one event at position %d", i, r, i+1)
 		}
@@ -350,7 +350,7 @@ func testAppendEach(t *testing.T, h Harness) {
 		{{Stream: "c", Events: []eventstore.NewEvent{ev("E", 3)}}},
 		{{Stream: " ", Events: []eventstore.NewEvent{ev("E", 4)}}},
 	}
-	res := s.AppendEach(ctx, failing)
+	res := s.AppendEach(ctx, failing, nil).Wait()
 	if res[0].Err != nil || !eventstore.IsConflict(res[1].Err) ||
 		!errors.Is(res[2].Err, eventstore.ErrNotAttempted) || !errors.Is(res[3].Err, eventstore.ErrNotAttempted) {
 		t.Fatalf("results %v %v %v %v: want ok, a conflict, then not attempted", res[0].Err, res[1].Err, res[2].Err, res[3].Err)
@@ -359,13 +359,51 @@ func testAppendEach(t *testing.T, h Harness) {
 		t.Fatalf("a call after the failure was written")
 	}
 	// An invalid call is reported as such when everything before it held.
-	res = s.AppendEach(ctx, failing[2:])
+	res = s.AppendEach(ctx, failing[2:], nil).Wait()
 	if res[0].Err != nil || domain.ErrorCode(res[1].Err) != domain.Invalid || errors.Is(res[1].Err, eventstore.ErrNotAttempted) {
 		t.Fatalf("results %v %v: want ok, then invalid", res[0].Err, res[1].Err)
 	}
 	if hd := head(t, s); hd.Position != 3002 {
 		t.Fatalf("head %d, want 3002", hd.Position)
 	}
+	// A sequence continued by later AppendEach calls, queued before the
+	// first commits: a failure stops the calls after it in every one.
+	var seq []*eventstore.Pending
+	var prev *eventstore.Pending
+	for w := range 4 {
+		var calls [][]eventstore.StreamAppend
+		for i := range 1500 {
+			call := []eventstore.StreamAppend{{Stream: fmt.Sprintf("w-%d", i%5), Events: []eventstore.NewEvent{ev("E", w*10000+i)}}}
+			if w == 1 && i == 700 {
+				call[0].Expected = eventstore.NoStream // w-0 has events by then
+			}
+			calls = append(calls, call)
+		}
+		prev = s.AppendEach(ctx, calls, prev)
+		seq = append(seq, prev)
+	}
+	for w, p := range seq {
+		for i, r := range p.Wait() {
+			switch {
+			case w == 0 || w == 1 && i < 700:
+				if r.Err != nil {
+					t.Fatalf("sequence %d call %d: %v", w, i, r.Err)
+				}
+			case w == 1 && i == 700:
+				if !eventstore.IsConflict(r.Err) || errors.Is(r.Err, eventstore.ErrNotAttempted) {
+					t.Fatalf("sequence %d call %d: %v, want its conflict", w, i, r.Err)
+				}
+			default:
+				if !errors.Is(r.Err, eventstore.ErrNotAttempted) {
+					t.Fatalf("sequence %d call %d: %v, want not attempted", w, i, r.Err)
+				}
+			}
+		}
+	}
+	if hd := head(t, s); hd.Position != 3002+1500+700 {
+		t.Fatalf("head %d, want %d", hd.Position, 3002+1500+700)
+	}
+	verify(t, s)
 }
 
 func testReadEvents(t *testing.T, h Harness) {
