@@ -219,7 +219,11 @@ func sameCommand(first eventstore.Event, key, digest string) error {
 // each event to its command.
 func stamp(changes []change, p prepared, actor string) ([]eventstore.StreamAppend, error) {
 	cmd, key := p.cmd, p.key
-	meta, err := json.Marshal(map[string]string{"command": cmd.Name(), "idempotency_key": key, "digest": p.digest})
+	meta, err := json.Marshal(struct {
+		Command        string `json:"command"`
+		Digest         string `json:"digest"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}{cmd.Name(), p.digest, key})
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,9 @@ func (d *decoder) document(data []byte, noun string) (json.RawMessage, bool) {
 		d.add(noun + " is not valid UTF-8 text")
 		return nil, false
 	}
+	if json.Valid(data) {
+		return bytes.TrimSpace(data), true // one valid value; the slow path below says what is wrong with others
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
@@ -102,6 +105,8 @@ type object struct {
 	path   string // "" at the top, else "visitor.document", "travel[0]", ...
 	vals   map[string]json.RawMessage
 	fields []string // the names this object may have
+	keys     []string // the names as given, in order
+	repeated []string // the names given more than once
 }
 
 // object reads raw as an object that may have only the given fields. Unknown
@@ -117,9 +122,19 @@ func (d *decoder) object(name string, raw json.RawMessage, what string, fields .
 		}
 		return nil, false
 	}
-	o := &object{d: d, path: name, vals: map[string]json.RawMessage{}, fields: fields}
+	o, ok := d.members(name, raw, what)
+	if ok {
+		o.check(what, fields)
+	}
+	return o, ok
+}
+
+// members reads raw, a JSON object, into its fields, without checking
+// their names (check does).
+func (d *decoder) members(name string, raw json.RawMessage, what string) (*object, bool) {
+	o := &object{d: d, path: name, vals: map[string]json.RawMessage{}}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil { // the opening brace, checked above
+	if _, err := dec.Token(); err != nil { // the opening brace, checked by the caller
 		d.add(what + " is not valid JSON")
 		return nil, false
 	}
@@ -135,15 +150,30 @@ func (d *decoder) object(name string, raw json.RawMessage, what string, fields .
 			d.add(what + " is not valid JSON")
 			return nil, false
 		}
-		switch _, repeated := o.vals[key]; {
-		case repeated:
-			d.add(fieldf(o.name(key), "is given more than once"))
-		case !slices.Contains(fields, key):
-			d.add(fmt.Sprintf("unknown field %q; %s has only %s", o.name(key), o.describeSelf(what), quoteList(fields)))
+		if _, repeated := o.vals[key]; repeated {
+			o.repeated = append(o.repeated, key)
 		}
+		o.keys = append(o.keys, key)
 		o.vals[key] = v
 	}
 	return o, true
+}
+
+// check reports the fields given more than once and those not among
+// fields, in the order of the object, and sets fields as the object's.
+func (o *object) check(what string, fields []string) {
+	o.fields = fields
+	reported := map[string]bool{}
+	for _, key := range o.keys {
+		switch {
+		case slices.Contains(o.repeated, key) && !reported[key]:
+			reported[key] = true
+			o.d.add(fieldf(o.name(key), "is given more than once"))
+		case !slices.Contains(fields, key) && !reported[key]:
+			reported[key] = true
+			o.d.add(fmt.Sprintf("unknown field %q; %s has only %s", o.name(key), o.describeSelf(what), quoteList(fields)))
+		}
+	}
 }
 
 func (o *object) describeSelf(what string) string {

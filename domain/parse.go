@@ -98,15 +98,16 @@ func ParseCommand(line []byte, opts ParseOptions) (Command, error) {
 	if kindOf(raw) != '{' {
 		return Command{}, Errorf(Invalid, "the line must be a JSON object, got %s", describe(raw))
 	}
-	name, ok := commandName(d, raw)
+	o, ok := d.members("", raw, "the line")
+	if !ok {
+		return Command{}, d.err()
+	}
+	name, ok := commandName(d, o.vals)
 	if !ok {
 		return Command{}, d.err()
 	}
 	d.prefix = name
-	o, ok := d.object("", raw, name, append(bodyFields(name), envelopeFields()...)...)
-	if !ok {
-		return Command{}, d.err()
-	}
+	o.check(name, append(bodyFields(name), envelopeFields()...))
 	p := &parser{d: d, o: o, opts: opts, now: opts.Now()}
 	cmd := p.envelope()
 	cmd.Body = p.body(name, cmd.At)
@@ -118,12 +119,7 @@ func ParseCommand(line []byte, opts ParseOptions) (Command, error) {
 
 // commandName reads the "command" field before anything else, since it says
 // which fields the line may have.
-func commandName(d *decoder, raw json.RawMessage) (string, bool) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		d.add("the line is not a valid JSON object")
-		return "", false
-	}
+func commandName(d *decoder, fields map[string]json.RawMessage) (string, bool) {
 	v, ok := fields["command"]
 	if !ok || kindOf(v) == 'n' {
 		d.add(fmt.Sprintf("field \"command\" is required; it names the command, one of %s", strings.Join(CommandNames(), ", ")))
