@@ -101,10 +101,10 @@ func (d *decoder) document(data []byte, noun string) (json.RawMessage, bool) {
 // object is one JSON object being read: its fields by name, the names it may
 // have, and the path that qualifies them in messages.
 type object struct {
-	d      *decoder
-	path   string // "" at the top, else "visitor.document", "travel[0]", ...
-	vals   map[string]json.RawMessage
-	fields []string // the names this object may have
+	d        *decoder
+	path     string // "" at the top, else "visitor.document", "travel[0]", ...
+	vals     map[string]json.RawMessage
+	fields   []string // the names this object may have
 	keys     []string // the names as given, in order
 	repeated []string // the names given more than once
 }
