@@ -20,10 +20,13 @@ type Outcome struct {
 
 // ExecuteAll executes cmds in order, each with the outcome it would have
 // had from Execute called for one after the other, but with far fewer
-// round trips: one read finds the commands already in the ledger, the data
-// keys of the persons registered are made in one transaction, and the
-// appends go to the ledger as one sequence (eventstore.Store.AppendEach),
-// committed many per transaction, while the next commands are decided.
+// round trips: the data keys of the persons registered are made in one
+// transaction, and the appends go to the ledger as one sequence
+// (eventstore.Store.AppendEach), committed many per transaction, while the
+// next commands are decided. A command already in the ledger is found by
+// its events' ids when it is appended: the ledger reports them stored (the
+// same content) or taken (other content, such as personal data sealed
+// again), and the single path then compares the command's digest.
 //
 // A decision takes the ledger as committed when it is made, not the
 // commands of the sequence still in flight; what it read is a condition of
@@ -44,10 +47,18 @@ func (h *Handler) ExecuteAll(ctx context.Context, cmds []domain.Command, actor s
 		preps[i] = p
 		todo = append(todo, i)
 	}
-	todo, err := h.replayedAll(ctx, preps, todo, out)
+	var sealing []int
+	for _, i := range todo {
+		switch preps[i].cmd.Body.(type) {
+		case domain.RegisterPerson, domain.ApplyDependent:
+			sealing = append(sealing, i)
+		}
+	}
+	fresh, err := h.replayedAll(ctx, preps, sealing, out)
 	var t *turn
 	if err == nil {
-		t, err = h.sealersFor(ctx, preps, todo)
+		t, err = h.sealersFor(ctx, preps, fresh)
+		todo = slices.DeleteFunc(todo, func(i int) bool { return out[i].AlreadyPresent || out[i].Err != nil })
 	}
 	if err != nil {
 		for _, i := range todo {
@@ -122,7 +133,11 @@ func (s *sequence) step(todo []int) []int {
 				stop = true // decide it again when what is in flight is settled
 				break
 			}
+			// Refused now, unless it is in the ledger already.
 			s.out[i].Err = err
+			if r, ok, rerr := s.h.replayed(s.ctx, p.key, p.digest); ok || rerr != nil {
+				s.out[i].Result, s.out[i].Err = r, rerr
+			}
 			continue
 		}
 		s.keys[p.key] = i
@@ -154,7 +169,7 @@ func (s *sequence) settle(todo []int, all bool) []int {
 			switch {
 			case r.Err == nil:
 				s.h.wrote(f.changes[k], r.Events)
-				s.out[i].Result = Result{Events: r.Events}
+				s.out[i].Result = Result{Events: r.Events, AlreadyPresent: r.Stored}
 				continue
 			case errors.Is(r.Err, eventstore.ErrNotAttempted):
 				redo = append(redo, i)
@@ -211,6 +226,9 @@ func stateDependent(err error) bool {
 
 // replayedAll finds, in one read per event number, the commands of todo
 // already in the ledger, sets their outcomes, and returns the others.
+// ExecuteAll asks it only about the commands that seal personal data: the
+// events of those differ each time they are decided (a sealed value has a
+// fresh nonce), so the ledger cannot recognise them as stored.
 func (h *Handler) replayedAll(ctx context.Context, preps []prepared, todo []int, out []Outcome) ([]int, error) {
 	ids := make([]uuid.UUID, len(todo))
 	for n, i := range todo {

@@ -125,6 +125,7 @@ type group struct {
 type result struct {
 	events []Event
 	err    error
+	stored bool // the events were in the ledger already: a repeated call
 }
 
 // NewCommitter starts the commit loop; Close stops it.
@@ -163,6 +164,9 @@ func (c *Committer) Append(ctx context.Context, appends ...StreamAppend) ([]Even
 type AppendResult struct {
 	Events []Event
 	Err    error
+	// Stored: every event of the call was in the ledger already, with the
+	// same content, so nothing was written (a repeated call).
+	Stored bool
 }
 
 // ErrNotAttempted is the error of the calls AppendEach did not make because
@@ -230,7 +234,7 @@ func (p *Pending) Wait() []AppendResult {
 	for i, req := range p.reqs {
 		select {
 		case r := <-req.done:
-			out[i] = AppendResult{Events: r.events, Err: r.err}
+			out[i] = AppendResult{Events: r.events, Err: r.err, Stored: r.stored}
 		case <-p.ctx.Done():
 			out[i] = AppendResult{Err: p.ctx.Err()}
 		}
@@ -635,5 +639,5 @@ func (b *batchState) retried(appends []StreamAppend) (result, bool) {
 			"%d of the %d events of this append are already in the ledger from another append; resend that append unchanged or use new ids", found, total)}, true
 	}
 	sort.Slice(stored, func(i, j int) bool { return stored[i].Position < stored[j].Position })
-	return result{events: stored}, true
+	return result{events: stored, stored: true}, true
 }

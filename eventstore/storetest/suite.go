@@ -340,9 +340,17 @@ func testAppendEach(t *testing.T, h Harness) {
 		calls = append(calls, []eventstore.StreamAppend{{Stream: fmt.Sprintf("s-%d", i%7), Events: []eventstore.NewEvent{ev("E", i)}}})
 	}
 	for i, r := range s.AppendEach(ctx, calls, nil).Wait() {
-		if r.Err != nil || len(r.Events) != 1 || r.Events[0].Position != int64(i+1) {
+		if r.Err != nil || r.Stored || len(r.Events) != 1 || r.Events[0].Position != int64(i+1) {
 			t.Fatalf("call %d: %+v, want one event at position %d", i, r, i+1)
 		}
+	}
+	// Repeated calls (ids given) are recognised as stored.
+	ided := [][]eventstore.StreamAppend{{{Stream: "r", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "E", Payload: payload(1)}}}}}
+	if r := s.AppendEach(ctx, ided, nil).Wait()[0]; r.Err != nil || r.Stored {
+		t.Fatalf("first call with an id: %+v", r)
+	}
+	if r := s.AppendEach(ctx, ided, nil).Wait()[0]; r.Err != nil || !r.Stored || r.Events[0].Position != 3001 {
+		t.Fatalf("the same call again: %+v, want the stored event at 3001", r)
 	}
 	failing := [][]eventstore.StreamAppend{
 		{{Stream: "a", Events: []eventstore.NewEvent{ev("E", 1)}}},
@@ -363,8 +371,8 @@ func testAppendEach(t *testing.T, h Harness) {
 	if res[0].Err != nil || domain.ErrorCode(res[1].Err) != domain.Invalid || errors.Is(res[1].Err, eventstore.ErrNotAttempted) {
 		t.Fatalf("results %v %v: want ok, then invalid", res[0].Err, res[1].Err)
 	}
-	if hd := head(t, s); hd.Position != 3002 {
-		t.Fatalf("head %d, want 3002", hd.Position)
+	if hd := head(t, s); hd.Position != 3003 {
+		t.Fatalf("head %d, want 3003", hd.Position)
 	}
 	// A sequence continued by later AppendEach calls, queued before the
 	// first commits: a failure stops the calls after it in every one.
@@ -400,8 +408,8 @@ func testAppendEach(t *testing.T, h Harness) {
 			}
 		}
 	}
-	if hd := head(t, s); hd.Position != 3002+1500+700 {
-		t.Fatalf("head %d, want %d", hd.Position, 3002+1500+700)
+	if hd := head(t, s); hd.Position != 3003+1500+700 {
+		t.Fatalf("head %d, want %d", hd.Position, 3003+1500+700)
 	}
 	verify(t, s)
 }
