@@ -156,7 +156,7 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 }
 
 // bulkWindow is how many commands a bulk run decides and appends at once.
-const bulkWindow = 4096
+const bulkWindow = 50000
 
 // registerPeople registers the persons of a data set: id UUIDv5 of
 // "dataset:person:source id", document {type: other, number:

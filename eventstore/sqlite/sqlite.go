@@ -221,8 +221,13 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 		return err
 	}
 	s.committer = eventstore.NewCommitter(backend{s}, eventstore.CommitterConfig{
-		Now:       cfg.Now,
-		Committed: s.notifier.Advance,
+		// Large batches when many calls queue (a bulk import): each batch
+		// rewrites the pages of the id index it touches, which, ids being
+		// random, are spread over the whole index.
+		MaxBatchEvents: 50000,
+		MaxBatchBytes:  64 << 20,
+		Now:            cfg.Now,
+		Committed:      s.notifier.Advance,
 	})
 	return nil
 }
