@@ -61,20 +61,21 @@ func TestImportCheckins(t *testing.T) {
 			if tc.header {
 				n--
 			}
-			dir := t.TempDir()
-			code, out, errs := run(t, nil, "import-checkins", "--data", dir, "--format", tc.format, path)
-			want := fmt.Sprintf("%d rows; %d persons, %d checkpoints, %d scans recorded, %d already present",
-				n, len(users), len(venues), len(rows), n-len(rows))
-			if code != 0 || !strings.Contains(out, want) {
-				t.Fatalf("import: %d %q %q, want %q", code, out, errs, want)
-			}
-			code, out, _ = run(t, nil, "import-checkins", "--data", dir, "--format", tc.format, path)
-			if code != 0 || !strings.Contains(out, "0 persons, 0 checkpoints, 0 scans recorded") {
-				t.Fatalf("second import: %d %q", code, out)
-			}
-			if code, out, _ := run(t, nil, "verify", "--data", dir); code != 0 || !strings.Contains(out, fmt.Sprintf("OK: %d events", 2*len(users)+len(venues)+len(rows))) {
-				t.Fatalf("verify: %d %q", code, out)
-			}
+			ledgers(t, func(t *testing.T, l ledger) {
+				code, out, errs := l.run(t, "import-checkins", "--format", tc.format, path)
+				want := fmt.Sprintf("%d rows; %d persons, %d checkpoints, %d scans recorded, %d already present",
+					n, len(users), len(venues), len(rows), n-len(rows))
+				if code != 0 || !strings.Contains(out, want) {
+					t.Fatalf("import: %d %q %q, want %q", code, out, errs, want)
+				}
+				code, out, _ = l.run(t, "import-checkins", "--format", tc.format, path)
+				if code != 0 || !strings.Contains(out, "0 persons, 0 checkpoints, 0 scans recorded") {
+					t.Fatalf("second import: %d %q", code, out)
+				}
+				if code, out, _ := l.run(t, "verify"); code != 0 || !strings.Contains(out, fmt.Sprintf("OK: %d events", 2*len(users)+len(venues)+len(rows))) {
+					t.Fatalf("verify: %d %q", code, out)
+				}
+			})
 		})
 	}
 }

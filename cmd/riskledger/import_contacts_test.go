@@ -19,21 +19,22 @@ func TestImportContactsOnTheLyonHospitalData(t *testing.T) {
 		people[fields[1]], people[fields[2]] = true, true
 		records[fields[0]+" "+fields[1]+" "+fields[2]] = true
 	}
+	ledgers(t, func(t *testing.T, l ledger) {
+		args := []string{"import-contacts", "--format", "sociopatterns", "--start", "2010-12-06T13:00:00+01:00", file}
+		code, out, errs := l.run(t, args...)
+		want := fmt.Sprintf("%d records; %d persons registered, %d contacts recorded, 0 already present", n, len(people), len(records))
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("import: %d %q %q, want %q", code, out, errs, want)
+		}
+		code, out, _ = l.run(t, args...)
+		if code != 0 || !strings.Contains(out, fmt.Sprintf("0 persons registered, 0 contacts recorded, %d already present", len(people)+len(records))) {
+			t.Fatalf("second import: %d %q", code, out)
+		}
+		if code, out, _ := l.run(t, "verify"); code != 0 || !strings.Contains(out, fmt.Sprintf("OK: %d events", 2*len(people)+len(records))) {
+			t.Fatalf("verify: %d %q", code, out)
+		}
+	})
 	dir := t.TempDir()
-	args := []string{"import-contacts", "--data", dir, "--format", "sociopatterns", "--start", "2010-12-06T13:00:00+01:00", file}
-
-	code, out, errs := run(t, nil, args...)
-	want := fmt.Sprintf("%d records; %d persons registered, %d contacts recorded, 0 already present", n, len(people), len(records))
-	if code != 0 || !strings.Contains(out, want) {
-		t.Fatalf("import: %d %q %q, want %q", code, out, errs, want)
-	}
-	code, out, _ = run(t, nil, args...)
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("0 persons registered, 0 contacts recorded, %d already present", len(people)+len(records))) {
-		t.Fatalf("second import: %d %q", code, out)
-	}
-	if code, out, _ := run(t, nil, "verify", "--data", dir); code != 0 || !strings.Contains(out, fmt.Sprintf("OK: %d events", 2*len(people)+len(records))) {
-		t.Fatalf("verify: %d %q", code, out)
-	}
 	if code, _, errs := run(t, nil, "import-contacts", "--data", dir, "--format", "csv", "--start", "2010-12-06T13:00:00+01:00", file); code != exitUsage || !strings.Contains(errs, "sociopatterns") {
 		t.Fatalf("an unknown format: %d %q", code, errs)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/eventstore/sqlite"
+	"github.com/riskledger/riskledger/internal/pgtest"
 )
 
 // run runs the real Main with args and returns its exit status and output.
@@ -28,6 +29,36 @@ func run(t *testing.T, env map[string]string, args ...string) (int, string, stri
 	m.Getenv = func(k string) string { return env[k] }
 	code := m.Run(context.Background(), args)
 	return code, out.String(), errb.String()
+}
+
+// ledger is where a test keeps its ledger: the global flags and the
+// environment that name it.
+type ledger struct {
+	args []string
+	env  map[string]string
+}
+
+// ledgers runs fn against a new embedded ledger and a new PostgreSQL
+// database (with key files made by `keys init`, as a node has them).
+func ledgers(t *testing.T, fn func(t *testing.T, l ledger)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, ledger{args: []string{"--data", t.TempDir()}}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.NewDatabase(t)
+		dir := t.TempDir()
+		if code, _, errs := run(t, nil, "keys", "init", dir); code != 0 {
+			t.Fatalf("keys init: %s", errs)
+		}
+		fn(t, ledger{args: []string{"--database-url", url}, env: map[string]string{
+			"RISKLEDGER_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
+			"RISKLEDGER_HEAD_KEY_FILE":   filepath.Join(dir, "head.key"),
+		}})
+	})
+}
+
+// run runs a command against the ledger.
+func (l ledger) run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return run(t, l.env, append(args, l.args...)...)
 }
 
 // seedLedger appends n events to the embedded store in dir.

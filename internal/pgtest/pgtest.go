@@ -75,6 +75,26 @@ func NewSchema(t testing.TB) (dbURL, schema string) {
 	return dbURL, schema
 }
 
+// NewDatabase creates an empty database with a random name rl_test_<hex>
+// on the test server and drops it when t ends, and returns its URL: for a
+// program under test that keeps its tables in the database's public
+// schema. It skips or fails t as URL does.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	dbURL := URL(t)
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	name := "rl_test_" + hex.EncodeToString(b[:])
+	exec(t, dbURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	t.Cleanup(func() { exec(t, dbURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("parse test database URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
 // Connect opens a plain connection to the test database whose search_path
 // is schema, for reading or altering tables behind a store's back. It is
 // closed when t ends.
