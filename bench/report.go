@@ -568,24 +568,30 @@ const defaultPreamble = "# riskledger benchmarks\n\nRun `go run ./bench` from th
 // writeResults replaces the generated section of path, keeping what is
 // written around it by hand.
 func writeResults(path, generated string) error {
+	return writeSection(path, "<!-- BEGIN GENERATED", endMarker, generated)
+}
+
+// writeSection replaces the text from begin to end in path with section,
+// or adds section at the end (a new file starts with a preamble).
+func writeSection(path, begin, end, section string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	text := string(old)
 	var out string
-	i := strings.Index(text, "<!-- BEGIN GENERATED")
-	j := strings.Index(text, endMarker)
+	i := strings.Index(text, begin)
+	j := strings.Index(text, end)
 	switch {
 	case len(old) == 0:
-		out = defaultPreamble + generated
+		out = defaultPreamble + section
 	case i >= 0 && j > i:
-		out = text[:i] + generated + text[j+len(endMarker):]
+		out = text[:i] + section + text[j+len(end):]
 		if !strings.HasSuffix(out, "\n") {
 			out += "\n"
 		}
 	default:
-		out = strings.TrimRight(text, "\n") + "\n\n" + generated
+		out = strings.TrimRight(text, "\n") + "\n\n" + section
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
