@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -132,13 +133,30 @@ func (iv Interval) Contains(t time.Time) bool {
 	return !t.Before(iv.From) && (iv.Until.IsZero() || t.Before(iv.Until))
 }
 
+// MarshalJSON writes the interval as a reason of DESIGN §5.1: rule, from,
+// until (null while open) and the events that caused it.
+func (iv Interval) MarshalJSON() ([]byte, error) {
+	var until *time.Time
+	if !iv.Until.IsZero() {
+		until = &iv.Until
+	}
+	return json.Marshal(struct {
+		Rule   string     `json:"rule"`
+		From   time.Time  `json:"from"`
+		Until  *time.Time `json:"until"`
+		Events []EventRef `json:"events"`
+		Policy int        `json:"policy"`
+	}{iv.Rule, iv.From, until, iv.Events, iv.Policy})
+}
+
 func (iv Interval) empty() bool { return !iv.Until.IsZero() && !iv.Until.After(iv.From) }
 
 // Judgement is what the policy made of a set of facts: every person's
 // intervals.
 type Judgement struct {
-	intervals map[PersonID][]Interval
-	overrides map[PersonID][]Interval
+	intervals  map[PersonID][]Interval
+	overrides  map[PersonID][]Interval
+	registered map[PersonID]bool
 }
 
 // Answer is a person's colour at a time, with the reasons for it.
@@ -186,10 +204,10 @@ func (j *Judgement) Intervals(p PersonID) []Interval {
 	return out
 }
 
-// Persons returns every person who has an interval or an override, in id
-// order.
+// Persons returns every registered person and every person who has an
+// interval or an override, in id order.
 func (j *Judgement) Persons() []PersonID {
-	seen := map[PersonID]bool{}
+	seen := maps.Clone(j.registered)
 	for p := range j.intervals {
 		seen[p] = true
 	}
@@ -226,7 +244,7 @@ func Evaluate(facts []Fact, known time.Time, loc *time.Location) *Judgement {
 	e := newEvaluation(facts, known, loc)
 	e.red()
 	e.yellow()
-	return &Judgement{intervals: e.out, overrides: e.overrides}
+	return &Judgement{intervals: e.out, overrides: e.overrides, registered: e.registered}
 }
 
 // policyVersion is a published policy in force from its effective time.

@@ -98,7 +98,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
-	if err := fs.Parse(rest[1:]); err != nil {
+	if err := parseInterspersed(fs, rest[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
@@ -252,4 +252,27 @@ func startProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// parseInterspersed parses flags before and after the arguments
+// (`colour PERSON --at T`); after "--" everything is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append(append([]string{"--"}, positional...), tail...))
 }
