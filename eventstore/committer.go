@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -48,6 +49,11 @@ type Tx interface {
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 }
+
+// ErrDuplicateID is what a Tx's Write or Commit returns (wrapped) when an
+// event id of the batch is in the ledger already: the Committer then
+// decides the batch again with the stored events read.
+var ErrDuplicateID = errors.New("an event id of the batch is stored already")
 
 // Loaded is what Tx.Load reads under the head lock.
 type Loaded struct {
@@ -96,6 +102,9 @@ type Committer struct {
 	quit   chan struct{}
 	exited chan struct{}
 
+	// Owned by the loop goroutine: whether batches read the stored events of
+	// their ids before deciding (see write).
+	lookupIDs bool
 	// Owned by the loop goroutine: stream states known to be current while
 	// the ledger head is still cacheHead (no other process wrote since).
 	cache     map[string]StreamState
@@ -110,6 +119,8 @@ type request struct {
 	done    chan result
 	// group is shared by the calls of one AppendEach; nil for Append.
 	group *group
+	// ids: some event of the call has a caller-supplied id.
+	ids bool
 }
 
 // group is the state of one AppendEach, owned by the commit loop (the
@@ -260,6 +271,7 @@ func newRequest(ctx context.Context, appends []StreamAppend, g *group) (*request
 		req.events += len(a.Events)
 		for _, e := range a.Events {
 			req.bytes += len(e.Payload) + len(e.Metadata)
+			req.ids = req.ids || e.ID != uuid.Nil
 		}
 	}
 	return req, nil
@@ -425,7 +437,14 @@ func (c *Committer) commit(batch []*request) {
 	if len(live) == 0 {
 		return
 	}
-	results, head, err := c.write(live)
+	results, head, err := c.write(live, c.lookupIDs)
+	if errors.Is(err, ErrDuplicateID) {
+		// An id of the batch is stored already (a repeated call): decide
+		// the batch again knowing the stored events, and keep looking them
+		// up while repeated calls keep coming.
+		c.lookupIDs = true
+		results, head, err = c.write(live, true)
+	}
 	if err != nil {
 		c.cacheHead = -1 // the database's state is unknown now
 		for _, r := range live {
@@ -444,7 +463,11 @@ func (c *Committer) commit(batch []*request) {
 // write decides every request of the batch against one locked view of the
 // ledger and commits the accepted ones in one transaction. It returns each
 // request's result, or an error that applies to all of them.
-func (c *Committer) write(reqs []*request) ([]result, int64, error) {
+//
+// With lookup false it does not read the stored events that have the
+// batch's caller-supplied ids, assuming there are none; the backend reports
+// ErrDuplicateID if there were, and nothing is written.
+func (c *Committer) write(reqs []*request, lookup bool) ([]result, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tx, err := c.backend.Begin(ctx)
@@ -474,9 +497,15 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 			}
 		}
 	}
+	if !lookup {
+		ids = nil
+	}
 	loaded, err := tx.Load(ctx, missing, ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("lock head: %w", err)
+	}
+	if lookup && len(ids) > 0 && len(loaded.Events) == 0 {
+		c.lookupIDs = false // no repeated call in this batch: assume none again
 	}
 	head := loaded.Head
 	if loaded.Streams == nil {
@@ -512,14 +541,26 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 	}
 
 	results := make([]result, len(reqs))
+	// The groups this batch stops, marked only once it commits: a batch
+	// decided again must find them as they were.
+	stops := map[*group]bool{}
 	for i, r := range reqs {
-		if r.group.stopped() {
+		if g := r.group; g != nil && (g.stopped() || stops[g] || g.prev != nil && stops[g.prev]) {
+			stops[g] = true
 			results[i] = result{err: ErrNotAttempted}
 			continue
 		}
 		results[i] = st.decide(r.appends)
-		if results[i].err != nil && r.group != nil {
-			r.group.failed = true
+		if results[i].err == nil {
+			continue
+		}
+		if !lookup && r.ids {
+			// Refused without the stored events read: it may be a repeated
+			// call, which is not refused. Decide the batch again with them.
+			return nil, 0, ErrDuplicateID
+		}
+		if r.group != nil {
+			stops[r.group] = true
 		}
 	}
 	if len(st.rows) > 0 {
@@ -529,6 +570,9 @@ func (c *Committer) write(reqs []*request) ([]result, int64, error) {
 		if err := tx.Commit(ctx); err != nil {
 			return nil, 0, fmt.Errorf("commit %d events: %w", len(st.rows), err)
 		}
+	}
+	for g := range stops {
+		g.failed = true
 	}
 	maps.Copy(c.cache, st.fetched)
 	maps.Copy(c.cache, st.streams)

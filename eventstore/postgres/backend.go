@@ -178,6 +178,10 @@ func (t *writeTx) Commit(ctx context.Context) error {
 	if cap(t.s.copyBuf) > maxKeptCopyBuf {
 		t.s.copyBuf = nil // one huge batch should not pin its buffer for good
 	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_id_key" {
+		return fmt.Errorf("copy events: %w: %w", eventstore.ErrDuplicateID, err)
+	}
 	if err != nil {
 		return fmt.Errorf("copy events and commit: %w", postgresdb.Error(err))
 	}

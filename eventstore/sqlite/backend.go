@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -99,6 +100,9 @@ func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[
 			args = append(args, e.Position, e.ID[:], e.Stream, e.PrevInStream, e.Type, string(e.Payload), e.Hash[:], env[start:len(env):len(env)])
 		}
 		if err := t.exec(ctx, t.s.insertN, n, insertSQL, args); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE constraint failed: events.id") {
+				return fmt.Errorf("insert events: %w: %w", eventstore.ErrDuplicateID, err)
+			}
 			return fmt.Errorf("insert events: %w", err)
 		}
 		rows = rows[n:]

@@ -352,13 +352,24 @@ func testAppendEach(t *testing.T, h Harness) {
 	if r := s.AppendEach(ctx, ided, nil).Wait()[0]; r.Err != nil || !r.Stored || r.Events[0].Position != 3001 {
 		t.Fatalf("the same call again: %+v, want the stored event at 3001", r)
 	}
+	// Among new calls, in one batch: each gets its own answer.
+	mixed := [][]eventstore.StreamAppend{
+		{{Stream: "r", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "E", Payload: payload(2)}}}},
+		ided[0],
+		{{Stream: "r", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "E", Payload: payload(3)}}}},
+	}
+	res := s.AppendEach(ctx, mixed, nil).Wait()
+	if res[0].Err != nil || res[0].Stored || res[1].Err != nil || !res[1].Stored || res[1].Events[0].Position != 3001 ||
+		res[2].Err != nil || res[2].Stored || res[2].Events[0].Position != 3003 {
+		t.Fatalf("new, repeated, new: %+v", res)
+	}
 	failing := [][]eventstore.StreamAppend{
 		{{Stream: "a", Events: []eventstore.NewEvent{ev("E", 1)}}},
 		{{Stream: "b", Expected: eventstore.StreamExists, Events: []eventstore.NewEvent{ev("E", 2)}}},
 		{{Stream: "c", Events: []eventstore.NewEvent{ev("E", 3)}}},
 		{{Stream: " ", Events: []eventstore.NewEvent{ev("E", 4)}}},
 	}
-	res := s.AppendEach(ctx, failing, nil).Wait()
+	res = s.AppendEach(ctx, failing, nil).Wait()
 	if res[0].Err != nil || !eventstore.IsConflict(res[1].Err) ||
 		!errors.Is(res[2].Err, eventstore.ErrNotAttempted) || !errors.Is(res[3].Err, eventstore.ErrNotAttempted) {
 		t.Fatalf("results %v %v %v %v: want ok, a conflict, then not attempted", res[0].Err, res[1].Err, res[2].Err, res[3].Err)
@@ -371,8 +382,8 @@ func testAppendEach(t *testing.T, h Harness) {
 	if res[0].Err != nil || domain.ErrorCode(res[1].Err) != domain.Invalid || errors.Is(res[1].Err, eventstore.ErrNotAttempted) {
 		t.Fatalf("results %v %v: want ok, then invalid", res[0].Err, res[1].Err)
 	}
-	if hd := head(t, s); hd.Position != 3003 {
-		t.Fatalf("head %d, want 3003", hd.Position)
+	if hd := head(t, s); hd.Position != 3005 {
+		t.Fatalf("head %d, want 3005", hd.Position)
 	}
 	// A sequence continued by later AppendEach calls, queued before the
 	// first commits: a failure stops the calls after it in every one.
@@ -408,8 +419,8 @@ func testAppendEach(t *testing.T, h Harness) {
 			}
 		}
 	}
-	if hd := head(t, s); hd.Position != 3003+1500+700 {
-		t.Fatalf("head %d, want %d", hd.Position, 3003+1500+700)
+	if hd := head(t, s); hd.Position != 3005+1500+700 {
+		t.Fatalf("head %d, want %d", hd.Position, 3005+1500+700)
 	}
 	verify(t, s)
 }
