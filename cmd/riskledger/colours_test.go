@@ -17,14 +17,8 @@ import (
 // for colours: the reasons cite events that are in the ledger, at their
 // positions, and --known-at hides what was recorded later.
 func TestColoursCiteTheLedgersEvents(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, _ := strings.Cut(string(b), "```jsonl\n")
-	block, _, _ = strings.Cut(block, "```")
 	file := filepath.Join(t.TempDir(), "examples.jsonl")
-	os.WriteFile(file, []byte(block), 0o600)
+	os.WriteFile(file, []byte(readmeExamples(t)), 0o600)
 	dir := t.TempDir()
 	if code, out, errs := run(t, nil, "import", "--data", dir, file); code != 0 {
 		t.Fatalf("import: %q %q", out, errs)

@@ -11,15 +11,7 @@ import (
 // TestREADMECommandFile imports the README's example of each command: the
 // documentation stays true.
 func TestREADMECommandFile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, ok := strings.Cut(string(b), "```jsonl\n")
-	block, _, ok2 := strings.Cut(block, "```")
-	if !ok || !ok2 {
-		t.Fatal("the README has no ```jsonl block of example commands")
-	}
+	block := readmeExamples(t)
 	seen := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
 		_, rest, _ := strings.Cut(l, `"command":"`)
@@ -40,4 +32,20 @@ func TestREADMECommandFile(t *testing.T) {
 	if code != 0 || !strings.Contains(out, ": "+strconv.Itoa(n)+" accepted") || !strings.Contains(out, "0 rejected") {
 		t.Fatalf("import of the README's examples: %d %q %q", code, out, errs)
 	}
+}
+
+// readmeExamples returns the README's command file of examples (its
+// ```jsonl block).
+func readmeExamples(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "```jsonl\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the README has no ```jsonl block of example commands")
+	}
+	return block
 }
