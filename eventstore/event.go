@@ -312,14 +312,36 @@ func compactJSON(raw json.RawMessage, what string, object bool) (json.RawMessage
 	if !utf8.Valid(raw) {
 		return nil, domain.Errorf(domain.Invalid, "%s is not valid UTF-8", what)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return nil, domain.Errorf(domain.Invalid, "%s is not valid JSON: %v", what, err)
+	out := json.RawMessage(bytes.Clone(raw)) // the caller keeps its buffer
+	if !compact(raw) || !json.Valid(raw) {
+		// Not compact already (or not JSON, which Compact explains).
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, domain.Errorf(domain.Invalid, "%s is not valid JSON: %v", what, err)
+		}
+		out = buf.Bytes()
 	}
-	if object && buf.Bytes()[0] != '{' {
+	if object && out[0] != '{' {
 		return nil, domain.Errorf(domain.Invalid, "%s must be a JSON object", what)
 	}
-	return buf.Bytes(), nil
+	return out, nil
+}
+
+// compact tells whether raw has no white space outside its strings, as
+// json.Marshal writes it, so that json.Compact would not change it.
+func compact(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return len(raw) > 0
 }
 
 // cleanText reports whether s can be stored as text by every store: valid
