@@ -129,12 +129,7 @@ func runImportCheckins(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	default:
 		return &usageError{fmt.Sprintf("--format %q is not known; use gowalla or foursquare", format)}
 	}
-	r, err := openMaybeGzip(path)
-	if err != nil {
-		return err
-	}
-	rows, err := read(r)
-	r.Close()
+	rows, err := readRecords(path, read)
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,16 @@ func readSocioPatterns(r io.Reader) ([]contactRecord, error) {
 	return out, sc.Err()
 }
 
+// readRecords reads the records of a data file (gzipped or not) with read.
+func readRecords[T any](path string, read func(io.Reader) ([]T, error)) ([]T, error) {
+	r, err := openMaybeGzip(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return read(r)
+}
+
 func openMaybeGzip(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -103,12 +113,7 @@ func runImportContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return &usageError{"--start must be a time in RFC 3339 with an offset, e.g. 2010-12-06T13:00:00+01:00"}
 	}
 	path := fs.Arg(0)
-	r, err := openMaybeGzip(path)
-	if err != nil {
-		return err
-	}
-	records, err := readSocioPatterns(r)
-	r.Close()
+	records, err := readRecords(path, readSocioPatterns)
 	if err != nil {
 		return err
 	}
