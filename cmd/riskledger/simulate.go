@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
@@ -59,6 +60,15 @@ func runSimulate(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	// The ledger takes facts of the past only (as import checks each line).
+	first := cfg.Start
+	if first.IsZero() {
+		first, _ = domain.NewDate(2020, time.February, 1)
+	}
+	if end := first.AddDays(cfg.Days).Start(opts.Location); end.After(time.Now()) {
+		return domain.Errorf(domain.Invalid, "the simulated days end on %s, in the future; start earlier (--start) or simulate fewer days",
+			first.AddDays(cfg.Days-1))
 	}
 	if out := flagString(fs, "out"); out != "" {
 		return simulateToFile(m, cfg, out)

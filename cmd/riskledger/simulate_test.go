@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSimulateThenImport: a simulated city's command file imports with no
@@ -65,5 +66,8 @@ func TestSimulateAppends(t *testing.T) {
 	})
 	if code, _, errs := run(t, nil, "simulate", "--data", t.TempDir(), "--people", "0", "--days", "400"); code == 0 || !strings.Contains(errs, "people") || !strings.Contains(errs, "days") {
 		t.Fatalf("bad settings: %d %q", code, errs)
+	}
+	if code, _, errs := run(t, nil, "simulate", "--data", t.TempDir(), "--people", "10", "--days", "3", "--start", time.Now().Format("2006-01-02")); code == 0 || !strings.Contains(errs, "in the future") {
+		t.Fatalf("days in the future: %d %q", code, errs)
 	}
 }
