@@ -133,3 +133,62 @@ func shape(t *testing.T, s eventstore.Store) string {
 	}
 	return out
 }
+
+// TestExecuteAllBesideAnotherWriter: while a bulk run records scans at a
+// checkpoint, another writer re-registers that checkpoint and publishes
+// policies; the scans whose conditions it breaks are decided again, and
+// every scan is recorded once.
+func TestExecuteAllBesideAnotherWriter(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		p, cp := uuid.New(), uuid.New()
+		e.ok(t, e.register(t, p, "W-1"))
+		checkpoint := func(n int) string {
+			return fmt.Sprintf(`{"command":"register_checkpoint","at":%q,"checkpoint_id":%q,"name":"Gate %d","kind":"park","district":"Xuhui"}`, e.at(), cp, n)
+		}
+		e.ok(t, checkpoint(0))
+		opts := domain.ParseOptions{Now: func() time.Time { return e.now }, Location: shanghai}
+		var cmds []domain.Command
+		for i := range 6000 {
+			line := fmt.Sprintf(`{"command":"record_scan","at":%q,"checkpoint_id":%q,"person_id":%q,"method":"imported"}`,
+				e.now.Add(-2*time.Hour+time.Duration(i)*time.Second).Format(time.RFC3339), cp, p)
+			c, err := domain.ParseCommand([]byte(line), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmds = append(cmds, c)
+		}
+		other := commands.New(e.store, e.vault)
+		done := make(chan error, 1)
+		go func() {
+			for n := 1; n <= 20; n++ {
+				c, _ := domain.ParseCommand([]byte(checkpoint(n)), opts)
+				if _, err := other.Execute(ctx, c, "test"); err != nil {
+					done <- err
+					return
+				}
+				c, _ = domain.ParseCommand([]byte(fmt.Sprintf(`{"command":"publish_policy","at":%q,"version":%d,"effective_from":"2020-01-01T00:00:00Z","params":{}}`, e.at(), n+1)), opts)
+				if _, err := other.Execute(ctx, c, "test"); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for i, o := range e.h.ExecuteAll(ctx, cmds, "test") {
+			if o.Err != nil || o.AlreadyPresent || len(o.Events) != 1 {
+				t.Fatalf("scan %d: %+v", i, o)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		cid, _ := domain.ParseCheckpointID(cp.String())
+		if v, err := e.store.StreamVersion(ctx, domain.ScansStream(cid)); err != nil || v != 6000 {
+			t.Fatalf("%d scans recorded (%v), want 6000", v, err)
+		}
+		if r, err := eventstore.Verify(ctx, e.store); err != nil || !r.OK {
+			t.Fatalf("verify: %+v %v", r, err)
+		}
+	})
+}
