@@ -223,7 +223,10 @@ func stamp(changes []change, p prepared, actor string) ([]eventstore.StreamAppen
 		Command        string `json:"command"`
 		Digest         string `json:"digest"`
 		IdempotencyKey string `json:"idempotency_key"`
-	}{cmd.Name(), p.digest, key})
+		// Imported marks events whose recorded_at came from another
+		// system (import --preserve-recorded-at), not from this ledger's clock.
+		Imported bool `json:"imported,omitempty"`
+	}{cmd.Name(), p.digest, key, !cmd.RecordedAt.IsZero()})
 	if err != nil {
 		return nil, err
 	}
