@@ -44,12 +44,12 @@ const (
 )
 
 type importRow struct {
-	id, store, what   string
-	ours, base        measurement
-	target            string
-	met               bool
-	hasBase, hasRatio bool
-	err               error
+	id, store, what string
+	ours, base      measurement
+	target          string
+	met             bool
+	hasBase         bool
+	err             error
 }
 
 func (b *bench) runImports(ctx context.Context) error {
@@ -143,7 +143,7 @@ func (b *bench) openLedger(ctx context.Context, store, tag string) (eventstore.S
 
 // compareImport runs e1 on one store.
 func (b *bench) compareImport(ctx context.Context, store string, cmds []domain.Command) importRow {
-	row := importRow{id: "e1", store: store, hasBase: true, hasRatio: true, target: "≥ 50%",
+	row := importRow{id: "e1", store: store, hasBase: true, target: "≥ 50%",
 		what: fmt.Sprintf("%d commands of a simulated city (%d people, %d days) through the batch path vs batched Append of the same events",
 			len(cmds), b.cfg.simPeople, b.cfg.simDays)}
 	s, v, closeOurs, err := b.openLedger(ctx, store, "e1_ours")

@@ -99,13 +99,14 @@ func (h *Handler) Execute(ctx context.Context, cmd domain.Command, actor string)
 	if err != nil {
 		return Result{}, err
 	}
-	return h.execute(ctx, p, actor)
+	r, err := h.execute(ctx, p, actor)
+	return r, h.after(ctx, cmd, err)
 }
 
-// execute is Execute for a prepared command.
+// execute is Execute for a prepared command, without after.
 func (h *Handler) execute(ctx context.Context, p prepared, actor string) (Result, error) {
 	if r, ok, err := h.replayed(ctx, p.key, p.digest); ok || err != nil {
-		return r, h.after(ctx, p.cmd, err)
+		return r, err
 	}
 	decide, err := h.decision(p.cmd)
 	if err != nil {
@@ -125,7 +126,7 @@ func (h *Handler) execute(ctx context.Context, p prepared, actor string) (Result
 		switch {
 		case err == nil:
 			h.wrote(changes, evs)
-			return Result{Events: evs}, h.after(ctx, p.cmd, nil)
+			return Result{Events: evs}, nil
 		case errors.As(err, &conflict):
 			if e := refusal(changes, conflict); e != nil {
 				return Result{}, e
@@ -138,7 +139,7 @@ func (h *Handler) execute(ctx context.Context, p prepared, actor string) (Result
 		case domain.ErrorCode(err) == domain.Conflict:
 			// The same key is being appended by another call right now.
 			if r, ok, rerr := h.replayed(ctx, p.key, p.digest); ok || rerr != nil {
-				return r, h.after(ctx, p.cmd, rerr)
+				return r, rerr
 			}
 		}
 		return Result{}, err

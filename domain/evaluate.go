@@ -323,7 +323,7 @@ func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation 
 func (e *evaluation) params(t time.Time) (PolicyParams, int) {
 	best := e.policies[0]
 	for _, p := range e.policies[1:] {
-		if !p.from.After(t) && (p.from.After(best.from) || p.from.Equal(best.from) && p.position > best.position || best.version == 1) {
+		if !p.from.After(t) && (p.from.After(best.from) || p.from.Equal(best.from) && p.position > best.position) {
 			best = p
 		}
 	}

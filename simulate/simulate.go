@@ -161,11 +161,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// FirstDay is the first simulated day: Start, or 2020-02-01 when it is
+// zero.
+func (c Config) FirstDay() domain.Date {
+	if c.Start.IsZero() {
+		d, _ := domain.NewDate(2020, time.February, 1)
+		return d
+	}
+	return c.Start
+}
+
 // withDefaults fills what was left out.
 func (c Config) withDefaults() Config {
-	if c.Start.IsZero() {
-		c.Start, _ = domain.NewDate(2020, time.February, 1)
-	}
+	c.Start = c.FirstDay()
 	if c.Location == nil {
 		c.Location = defaultLocation()
 	}

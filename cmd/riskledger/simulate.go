@@ -62,10 +62,7 @@ func runSimulate(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	// The ledger takes facts of the past only (as import checks each line).
-	first := cfg.Start
-	if first.IsZero() {
-		first, _ = domain.NewDate(2020, time.February, 1)
-	}
+	first := cfg.FirstDay()
 	if end := first.AddDays(cfg.Days).Start(opts.Location); end.After(time.Now()) {
 		return domain.Errorf(domain.Invalid, "the simulated days end on %s, in the future; start earlier (--start) or simulate fewer days",
 			first.AddDays(cfg.Days-1))
