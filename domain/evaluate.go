@@ -155,6 +155,7 @@ func (iv Interval) empty() bool { return !iv.Until.IsZero() && !iv.Until.After(i
 // intervals.
 type Judgement struct {
 	intervals  map[PersonID][]Interval
+	windows    map[PersonID][]window
 	overrides  map[PersonID][]Interval
 	registered map[PersonID]bool
 }
@@ -222,6 +223,19 @@ func (j *Judgement) Persons() []PersonID {
 	return out
 }
 
+// Infectious returns p's infectious windows, each as an interval [From,
+// Until) (Until zero: open) with the rule and events of the red interval
+// that opened it; none when p is not an index case.
+func (j *Judgement) Infectious(p PersonID) []Interval {
+	out := make([]Interval, 0, len(j.windows[p]))
+	for _, w := range j.windows[p] {
+		iv := w.cause
+		iv.From, iv.Until = w.from, w.until
+		out = append(out, iv)
+	}
+	return out
+}
+
 // Boundaries returns the times after from at which p's colour may change:
 // the starts and ends of p's intervals and overrides, in order.
 func (j *Judgement) Boundaries(p PersonID, from time.Time) []time.Time {
@@ -243,8 +257,9 @@ func (j *Judgement) Boundaries(p PersonID, from time.Time) []time.Time {
 func Evaluate(facts []Fact, known time.Time, loc *time.Location) *Judgement {
 	e := newEvaluation(facts, known, loc)
 	e.red()
-	e.yellow()
-	return &Judgement{intervals: e.out, overrides: e.overrides, registered: e.registered}
+	windows := e.windows()
+	e.yellow(windows)
+	return &Judgement{intervals: e.out, windows: windows, overrides: e.overrides, registered: e.registered}
 }
 
 // policyVersion is a published policy in force from its effective time.
@@ -470,8 +485,7 @@ type scan struct {
 
 // yellow derives Y1, Y2 and Y3, and ends the Y1 and Y2 intervals a ruled_out
 // case caused at its release.
-func (e *evaluation) yellow() {
-	windows := e.windows()
+func (e *evaluation) yellow(windows map[PersonID][]window) {
 	inWindow := func(p PersonID, t time.Time) (window, bool) {
 		for _, w := range windows[p] {
 			if w.contains(t) {
