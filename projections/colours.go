@@ -25,11 +25,7 @@ func ReadFacts(ctx context.Context, store eventstore.Store, until int64) ([]doma
 			if until > 0 && e.Position > until {
 				return facts, last, nil
 			}
-			id, err := domain.EventIDFromUUID(e.ID)
-			if err != nil {
-				return nil, 0, err
-			}
-			f, ok, err := domain.DecodeFact(domain.EventRef{ID: id, Position: e.Position}, e.Type, e.OccurredAt, e.RecordedAt, e.Payload)
+			f, ok, err := DecodeEvent(e)
 			if err != nil {
 				return nil, 0, err
 			}

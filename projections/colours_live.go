@@ -118,11 +118,7 @@ func (c *Colours) apply(e eventstore.Event) error {
 		c.applied = e.Position
 		return nil
 	}
-	id, err := domain.EventIDFromUUID(e.ID)
-	if err != nil {
-		return err
-	}
-	f, ok, err := domain.DecodeFact(domain.EventRef{ID: id, Position: e.Position}, e.Type, e.OccurredAt, e.RecordedAt, e.Payload)
+	f, ok, err := DecodeEvent(e)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,200 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+)
+
+// Runner drives the colour projection: it applies delivered events in
+// position order (skipping redeliveries, filling gaps from the store),
+// and whenever it has caught up with the ledger's head it settles: it
+// re-judges the persons concerned, writes their rows and the checkpoint in
+// one transaction, and records the colour decisions in the ledger.
+// Decisions are made only at the head, so that a projection replaying
+// history never decides again what the ledger already records.
+type Runner struct {
+	Store   eventstore.Store
+	Colours *Colours
+	// Model is where rows and the checkpoint go; nil keeps them in memory.
+	Model ReadModel
+	// Decide records colour decisions in the ledger (a rebuild does not).
+	Decide bool
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// CatchUp applies every event the store holds after the last applied one.
+func (r *Runner) CatchUp(ctx context.Context) error {
+	for {
+		evs, err := r.Store.ReadAll(ctx, r.Colours.Applied(), 10000)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		if err := r.Colours.ApplyAll(evs); err != nil {
+			return err
+		}
+	}
+}
+
+// Deliver applies one delivered event: a redelivery is skipped, and the
+// events missing before it are read from the store first.
+func (r *Runner) Deliver(ctx context.Context, e eventstore.Event) error {
+	err := r.Colours.Apply(e)
+	var gap *GapError
+	if !errors.As(err, &gap) {
+		return err
+	}
+	for r.Colours.Applied() < e.Position-1 {
+		evs, err := r.Store.ReadAll(ctx, r.Colours.Applied(), int(min(10000, e.Position-1-r.Colours.Applied())))
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return fmt.Errorf("position %d was delivered but the ledger ends at %d", e.Position, r.Colours.Applied())
+		}
+		if err := r.Colours.ApplyAll(evs); err != nil {
+			return err
+		}
+	}
+	return r.Colours.Apply(e)
+}
+
+// Settle writes what the events applied so far change, if the projection
+// has reached the ledger's head; it tells whether it had.
+func (r *Runner) Settle(ctx context.Context) (bool, error) {
+	head, err := r.Store.Head(ctx)
+	if err != nil {
+		return false, err
+	}
+	applied := r.Colours.Applied()
+	if applied < head.Position {
+		return false, nil
+	}
+	now := r.now()
+	r.Colours.Due(now)
+	rows, decisions := r.Colours.Flush(now, r.Decide)
+	if r.Model != nil {
+		if err := r.Model.Save(ctx, applied, rows); err != nil {
+			return true, fmt.Errorf("save the colour read model at position %d: %w", applied, err)
+		}
+	}
+	return true, r.record(ctx, decisions)
+}
+
+// record appends decisions, each to its person's decision stream at the
+// version it follows. A decision the ledger already holds is a no-op; one
+// that lost a race to another worker's is dropped, and the person's last
+// recorded decision is read back so that the next settle decides afresh.
+func (r *Runner) record(ctx context.Context, decisions []domain.ColourAssigned) error {
+	if len(decisions) == 0 {
+		return nil
+	}
+	calls := make([][]eventstore.StreamAppend, len(decisions))
+	for i, d := range decisions {
+		payload, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		calls[i] = []eventstore.StreamAppend{{Stream: domain.DecisionsStream(d.PersonID), Expected: eventstore.Exactly(d.Seq - 1),
+			Events: []eventstore.NewEvent{{ID: domain.DecisionID(d.PersonID, d.Seq, d.Colour, d.At, d.Basis), Type: domain.EvColourAssigned,
+				OccurredAt: d.At, Actor: "projection:" + ProjectionName, Payload: payload}}}}
+	}
+	for i, call := range calls {
+		_, err := r.Store.Append(ctx, call...)
+		if err == nil {
+			continue
+		}
+		if !eventstore.IsConflict(err) {
+			return fmt.Errorf("record the colour decision of %s: %w", decisions[i].PersonID, err)
+		}
+		p := decisions[i].PersonID
+		evs, err := r.Store.ReadStream(ctx, domain.DecisionsStream(p), 0)
+		if err != nil {
+			return err
+		}
+		var last domain.ColourAssigned
+		if len(evs) > 0 {
+			if err := json.Unmarshal(evs[len(evs)-1].Payload, &last); err != nil {
+				return err
+			}
+		}
+		r.Colours.Forget(p, last, len(evs) > 0)
+		if r.Logger != nil {
+			r.Logger.Info("colour decision already made elsewhere", "person", p.String(), "seq", decisions[i].Seq)
+		}
+	}
+	return nil
+}
+
+// Consume applies the events delivered on msgs (eventstore.ToMessage
+// messages, at least once, possibly out of order), acknowledging each once
+// applied, and settles whenever the delivery pauses and whenever a
+// person's colour is due to change with time. It returns when ctx ends or
+// something fails.
+func (r *Runner) Consume(ctx context.Context, msgs <-chan *message.Message) error {
+	if err := r.CatchUp(ctx); err != nil {
+		return err
+	}
+	if _, err := r.Settle(ctx); err != nil {
+		return err
+	}
+	timer := time.NewTimer(r.untilDue())
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case msg, ok := <-msgs:
+			if !ok {
+				return errors.New("the event subscription closed")
+			}
+			e, err := eventstore.FromMessage(msg)
+			if err != nil {
+				msg.Nack()
+				return err
+			}
+			if err := r.Deliver(ctx, e); err != nil {
+				msg.Nack()
+				return err
+			}
+			msg.Ack()
+			if len(msgs) > 0 {
+				continue
+			}
+		case <-timer.C:
+		}
+		if _, err := r.Settle(ctx); err != nil {
+			return err
+		}
+		timer.Reset(r.untilDue())
+	}
+}
+
+// untilDue is how long until the next colour is due to change (at most a
+// minute: the clock may jump).
+func (r *Runner) untilDue() time.Duration {
+	next := r.Colours.Due(r.now())
+	if next.IsZero() {
+		return time.Minute
+	}
+	return min(max(next.Sub(r.now()), 0), time.Minute)
+}
