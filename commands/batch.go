@@ -119,6 +119,10 @@ func (s *sequence) step(todo []int) []int {
 			s.repeats = append(s.repeats, [2]int{i, first})
 			continue
 		}
+		if readsColours(p.cmd) && (len(f.idx) > 0 || len(s.inflight) > 0) {
+			stop = true // its colour must see every command before it
+			break
+		}
 		decide, err := s.h.decision(p.cmd)
 		var ch []change
 		if err == nil {
@@ -212,6 +216,13 @@ func (s *sequence) settle(todo []int, all bool) []int {
 	}
 	slices.Sort(redo)
 	return append(redo, todo...)
+}
+
+// readsColours tells whether a command's decision reads a colour, which
+// must be decided on a ledger that holds every command before it.
+func readsColours(cmd domain.Command) bool {
+	b, ok := cmd.Body.(domain.RecordScan)
+	return ok && b.Method != domain.ScanImported && !b.PersonID.IsZero()
 }
 
 // stateDependent tells the errors a decision may make from a ledger that

@@ -1,0 +1,38 @@
+package projections
+
+import (
+	"context"
+	"time"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+)
+
+// View answers the colour an admission decision uses: the colour at the
+// scan's time as known from every event in the ledger before the scan. It
+// catches the projection up with the ledger's head before answering, and
+// says which position its answer reflects, so that the scan can record it
+// and `audit replay` can re-derive the admission.
+type View struct {
+	Store   eventstore.Store
+	Colours *Colours
+}
+
+// ColourAt implements commands.ColourView.
+func (v *View) ColourAt(ctx context.Context, p domain.PersonID, at time.Time) (domain.Colour, int64, error) {
+	head, err := v.Store.Head(ctx)
+	if err != nil {
+		return domain.Colour{}, 0, err
+	}
+	for v.Colours.Applied() < head.Position {
+		evs, err := v.Store.ReadAll(ctx, v.Colours.Applied(), 10000)
+		if err != nil {
+			return domain.Colour{}, 0, err
+		}
+		if err := v.Colours.ApplyAll(evs); err != nil {
+			return domain.Colour{}, 0, err
+		}
+	}
+	a, pos := v.Colours.ColourAt(p, at)
+	return a.Colour, pos, nil
+}
