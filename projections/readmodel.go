@@ -152,11 +152,19 @@ func OpenPostgres(ctx context.Context, url, schema string) (*PostgresModel, erro
 		return nil, domain.Errorf(domain.Invalid, "database URL: %v", err)
 	}
 	m := &PostgresModel{pool: pool, schema: pgx.Identifier{schema}.Sanitize()}
-	if _, err := pool.Exec(ctx, m.q(`CREATE SCHEMA IF NOT EXISTS @;
-		CREATE TABLE IF NOT EXISTS @.colours (person_id text PRIMARY KEY, row text NOT NULL);
-		CREATE TABLE IF NOT EXISTS @.checkpoints (name text PRIMARY KEY, position bigint NOT NULL)`)); err != nil {
+	// Workers starting together would race on CREATE ... IF NOT EXISTS:
+	// one creates the tables while the others wait on a lock.
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLockKey)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, m.q(`CREATE SCHEMA IF NOT EXISTS @;
+			CREATE TABLE IF NOT EXISTS @.colours (person_id text PRIMARY KEY, row text NOT NULL);
+			CREATE TABLE IF NOT EXISTS @.checkpoints (name text PRIMARY KEY, position bigint NOT NULL)`))
+		return err
+	})
+	if err != nil {
 		pool.Close()
-		// Concurrent first starts may race on CREATE; the second attempt sees the tables.
 		return nil, domain.Errorf(domain.Unavailable, "create the read model's tables: %v", err)
 	}
 	if m.conn, err = pool.Acquire(ctx); err != nil {
@@ -165,6 +173,9 @@ func OpenPostgres(ctx context.Context, url, schema string) (*PostgresModel, erro
 	}
 	return m, nil
 }
+
+// schemaLockKey serialises the creation of the read model's tables.
+const schemaLockKey = 0x7269736b_73636831 // "risksch1"
 
 // leaseKey is the advisory lock key of the colour projection's lease.
 const leaseKey = 0x7269736b_636f6c73 // "riskcols"

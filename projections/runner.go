@@ -118,29 +118,49 @@ func (r *Runner) record(ctx context.Context, decisions []domain.ColourAssigned) 
 			Events: []eventstore.NewEvent{{ID: domain.DecisionID(d.PersonID, d.Seq, d.Colour, d.At, d.Basis), Type: domain.EvColourAssigned,
 				OccurredAt: d.At, Actor: "projection:" + ProjectionName, Payload: payload}}}}
 	}
-	for i, call := range calls {
-		_, err := r.Store.Append(ctx, call...)
-		if err == nil {
-			continue
-		}
-		if !eventstore.IsConflict(err) {
-			return fmt.Errorf("record the colour decision of %s: %w", decisions[i].PersonID, err)
-		}
-		p := decisions[i].PersonID
-		evs, err := r.Store.ReadStream(ctx, domain.DecisionsStream(p), 0)
-		if err != nil {
-			return err
-		}
-		var last domain.ColourAssigned
-		if len(evs) > 0 {
-			if err := json.Unmarshal(evs[len(evs)-1].Payload, &last); err != nil {
+	// One queued sequence: a conflict stops it, and what follows the
+	// conflict is sent again.
+	for len(calls) > 0 {
+		results := r.Store.AppendEach(ctx, calls, nil).Wait()
+		done := len(calls)
+		for i, res := range results {
+			if res.Err == nil {
+				continue
+			}
+			if errors.Is(res.Err, eventstore.ErrNotAttempted) {
+				done = i
+				break
+			}
+			if !eventstore.IsConflict(res.Err) {
+				return fmt.Errorf("record the colour decision of %s: %w", decisions[i].PersonID, res.Err)
+			}
+			if err := r.reload(ctx, decisions[i]); err != nil {
 				return err
 			}
 		}
-		r.Colours.Forget(p, last, len(evs) > 0)
-		if r.Logger != nil {
-			r.Logger.Info("colour decision already made elsewhere", "person", p.String(), "seq", decisions[i].Seq)
+		calls, decisions = calls[done:], decisions[done:]
+	}
+	return nil
+}
+
+// reload reads back the last decision the ledger records for the person of
+// d, which lost a race with another worker's, so that the next settle
+// decides afresh from it.
+func (r *Runner) reload(ctx context.Context, d domain.ColourAssigned) error {
+	p := d.PersonID
+	evs, err := r.Store.ReadStream(ctx, domain.DecisionsStream(p), 0)
+	if err != nil {
+		return err
+	}
+	var last domain.ColourAssigned
+	if len(evs) > 0 {
+		if err := json.Unmarshal(evs[len(evs)-1].Payload, &last); err != nil {
+			return err
 		}
+	}
+	r.Colours.Forget(p, last, len(evs) > 0)
+	if r.Logger != nil {
+		r.Logger.Info("colour decision already made elsewhere", "person", p.String(), "seq", d.Seq)
 	}
 	return nil
 }

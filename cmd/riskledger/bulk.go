@@ -11,6 +11,7 @@ import (
 
 	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/projections"
 )
 
 // bulk executes commands a window at a time through the handler's batch
@@ -151,7 +152,11 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 		store.Close()
 		return nil, nil, err
 	}
-	return &bulk{h: commands.New(store, v), opts: opts, actor: actor, window: bulkWindow, progress: m.newProgress(actor)},
+	h := commands.New(store, v)
+	// Scans of a person's code are decided on the colour as the ledger
+	// knows it before them.
+	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
+	return &bulk{h: h, opts: opts, actor: actor, window: bulkWindow, progress: m.newProgress(actor)},
 		func() { closeVault(); store.Close() }, nil
 }
 

@@ -86,6 +86,7 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return domain.Errorf(domain.Unavailable, "cannot listen on %s: %v", m.Config.Listen, err)
 	}
+	go m.projectInBackground(ctx, store, logger)
 	api := &httpapi.Server{Store: store, Logger: logger, Version: version()}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(m.Stdout, "riskledger serving on http://%s/ (%s)\n", ln.Addr(), what)

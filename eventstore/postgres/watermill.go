@@ -1,0 +1,497 @@
+package postgres
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/internal/postgresdb"
+)
+
+// Consuming the ledger through watermill-sql.
+//
+// The ledger is its own outbox: its events table already holds every event
+// once, in commit order, under a gapless position. A consumer in another
+// process therefore needs no copy of the events in a messages table of its
+// own, only a record of how far its consumer group has got. WatermillSchema
+// and WatermillOffsets give watermill-sql's Subscriber exactly that: each
+// query reads the next batch of the events table by keyset on position,
+// after the position the group last acked, through the primary key; so a
+// query costs the same at the head of a backlog of millions as at its end.
+
+// offsetsTable records, per consumer group, the last position it acked.
+const offsetsTable = "riskledger_watermill_offsets"
+
+// Subscriber defaults.
+const (
+	defaultSubscribeBatch = 1000
+	defaultAckDeadline    = 30 * time.Second
+)
+
+// SubscriberConfig says which ledger a Subscriber reads and for which
+// consumer group.
+type SubscriberConfig struct {
+	// Schema holds the ledger's tables (as in Config); "public" when empty.
+	// The group offsets are kept there too, in riskledger_watermill_offsets.
+	Schema string
+	// ConsumerGroup names the readers that share one acked position: each
+	// group receives every event; the subscribers of one group take turns,
+	// a batch at a time.
+	ConsumerGroup string
+	// BatchSize is how many events one query reads and one transaction
+	// acks; 1000 when zero. The group's position moves when a batch's
+	// transaction commits, so a subscriber that stops inside a batch has
+	// at least the batch's unacked messages delivered again.
+	BatchSize int
+	// PollInterval is how long a subscriber that has caught up waits before
+	// it looks for new events; one second when zero.
+	PollInterval time.Duration
+	// AckDeadline is how long a delivered message may stay unacked before
+	// it is delivered again, with the messages after it; 30 seconds when
+	// zero.
+	AckDeadline time.Duration
+	// Logger receives watermill-sql's log; none when nil.
+	Logger watermill.LoggerAdapter
+}
+
+func (c *SubscriberConfig) setDefaults() {
+	if c.Schema == "" {
+		c.Schema = "public"
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = defaultSubscribeBatch
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.AckDeadline == 0 {
+		c.AckDeadline = defaultAckDeadline
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+}
+
+// Validate reports every problem with the configuration as one Invalid error.
+func (c *SubscriberConfig) Validate() error {
+	var problems []string
+	if strings.TrimSpace(c.ConsumerGroup) == "" {
+		problems = append(problems, "the consumer group is empty; name the readers that share a position")
+	} else if !cleanGroup(c.ConsumerGroup) {
+		problems = append(problems, "the consumer group has a NUL byte or is not valid UTF-8")
+	}
+	if c.BatchSize < 0 {
+		problems = append(problems, fmt.Sprintf("batch size %d is negative", c.BatchSize))
+	}
+	if c.PollInterval < 0 || c.AckDeadline < 0 {
+		problems = append(problems, "the poll interval and the ack deadline must not be negative")
+	}
+	problems = append(problems, postgresdb.SchemaProblems(c.Schema)...)
+	if len(problems) > 0 {
+		return domain.Errorf(domain.Invalid, "%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// NewSubscriber returns a watermill Subscriber that delivers the events of
+// the ledger in cfg.Schema, read from its events table through pool, as
+// the messages eventstore.ToMessage makes of them. Subscribe takes
+// eventstore.DefaultTopic (any other topic is an Invalid error); on its
+// first call it creates the offsets table if missing, and fails if the
+// schema holds no ledger.
+//
+// Delivery is at-least-once and, within a consumer group, in position
+// order: a batch is read and acked in one transaction that holds the
+// group's offset row locked, so the subscribers of one group, in any
+// number of processes, deliver batch after batch. A nacked message is
+// delivered again before the next; one not acked within the deadline is
+// delivered again with those after it. A new group starts at the
+// beginning of the ledger.
+//
+// A malformed configuration is an Invalid error. The caller keeps pool,
+// and closes it after the Subscriber.
+func NewSubscriber(pool *pgxpool.Pool, cfg SubscriberConfig) (message.Subscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if pool == nil {
+		return nil, domain.Errorf(domain.Invalid, "the subscriber needs a connection pool")
+	}
+	deadline := cfg.AckDeadline
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
+		ConsumerGroup:    cfg.ConsumerGroup,
+		AckDeadline:      &deadline,
+		PollInterval:     cfg.PollInterval,
+		SchemaAdapter:    WatermillSchema{Schema: cfg.Schema, BatchSize: cfg.BatchSize},
+		OffsetsAdapter:   WatermillOffsets{Schema: cfg.Schema},
+		InitializeSchema: true,
+	}, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("new watermill subscriber: %w", err)
+	}
+	return sub, nil
+}
+
+// WatermillSchema is a watermill-sql SchemaAdapter that reads the ledger's
+// own events table, for subscribing only: its select query reads the next
+// BatchSize events after the position the offsets adapter says the
+// consumer group acked (keyset on the primary key), and each row becomes
+// the message eventstore.ToMessage makes of the event, with the position
+// as its offset. The ledger is appended to through eventstore.Store, never
+// through a watermill Publisher: InsertQuery fails.
+//
+// The offsets adapter's NextOffsetQuery must return the acked position as
+// a column offset_acked (WatermillOffsets does).
+type WatermillSchema struct {
+	// Schema holds the ledger's tables; "public" when empty.
+	Schema string
+	// BatchSize is how many events one query reads; 1000 when zero.
+	BatchSize int
+}
+
+var _ wsql.SchemaAdapter = WatermillSchema{}
+
+// InsertQuery fails with an Invalid error: the ledger takes events only
+// through its Append, which checks stream versions and extends the hash
+// chain.
+func (s WatermillSchema) InsertQuery(wsql.InsertQueryParams) (wsql.Query, error) {
+	return wsql.Query{}, domain.Errorf(domain.Invalid,
+		"the ledger cannot be published to through watermill: append events with eventstore.Store.Append, and subscribe here")
+}
+
+// SelectQuery reads the group's next batch. At READ COMMITTED (see
+// SubscribeIsolationLevel) a statement sees every event committed before it
+// began, and since positions are assigned in commit order that is always
+// a prefix of the log: the batch never skips a position that a later query
+// would find.
+func (s WatermillSchema) SelectQuery(p wsql.SelectQueryParams) (wsql.Query, error) {
+	if err := checkTopic(p.Topic); err != nil {
+		return wsql.Query{}, err
+	}
+	if p.OffsetsAdapter == nil {
+		return wsql.Query{}, domain.Errorf(domain.Invalid, "the ledger's schema adapter needs an offsets adapter")
+	}
+	next, err := p.OffsetsAdapter.NextOffsetQuery(wsql.NextOffsetQueryParams{Topic: p.Topic, ConsumerGroup: p.ConsumerGroup})
+	if err != nil {
+		return wsql.Query{}, err
+	}
+	q := `WITH acked AS (` + next.Query + `)
+		SELECT ` + eventColumns + ` FROM ` + qualified(s.Schema, "events") + `
+		WHERE position > (SELECT offset_acked FROM acked)
+		ORDER BY position
+		LIMIT ` + strconv.Itoa(s.batchSize())
+	return wsql.Query{Query: q, Args: next.Args}, nil
+}
+
+func (s WatermillSchema) batchSize() int {
+	if s.BatchSize <= 0 {
+		return defaultSubscribeBatch
+	}
+	return s.BatchSize
+}
+
+// UnmarshalMessage decodes one row of SelectQuery into the message
+// eventstore.ToMessage makes of its event. A row that cannot be read back
+// as an event is an *eventstore.CorruptError.
+func (s WatermillSchema) UnmarshalMessage(p wsql.UnmarshalMessageParams) (wsql.Row, error) {
+	var e eventstore.Event
+	var id, causation, correlation pgtype.UUID
+	var payload, metadata, prev, hash []byte
+	if err := p.Row.Scan(&e.Position, &id, &e.Stream, &e.StreamVersion, &e.Type, &e.SchemaVersion,
+		&e.OccurredAt, &e.RecordedAt, &e.Actor, &causation, &correlation, &payload, &metadata, &prev, &hash); err != nil {
+		return wsql.Row{}, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
+	}
+	if err := fill(&e, id, causation, correlation, payload, metadata, prev, hash); err != nil {
+		return wsql.Row{}, err
+	}
+	msg, err := toMessage(&e)
+	if err != nil {
+		return wsql.Row{}, err
+	}
+	return wsql.Row{Offset: e.Position, Payload: msg.Payload, Msg: msg}, nil
+}
+
+// toMessage returns eventstore.ToMessage(*e), making the JSON envelope
+// itself when it can. Encoding is most of a subscriber's work per event,
+// and json.Marshal spends it on reflection and on re-validating and
+// re-compacting the payload, which the ledger stored compact and valid.
+func toMessage(e *eventstore.Event) (*message.Message, error) {
+	// The keys and punctuation take 196 bytes, the numbers, ids, times and
+	// hashes at most 370.
+	size := 566 + len(e.Stream) + len(e.Type) + len(e.Actor) + len(e.Payload) + len(e.Metadata)
+	body, ok := appendEventJSON(make([]byte, 0, size), e)
+	if !ok {
+		return eventstore.ToMessage(*e)
+	}
+	msg := message.NewMessage(e.ID.String(), body)
+	msg.Metadata.Set(eventstore.MetaPosition, strconv.FormatInt(e.Position, 10))
+	msg.Metadata.Set(eventstore.MetaType, e.Type)
+	msg.Metadata.Set(eventstore.MetaStream, e.Stream)
+	return msg, nil
+}
+
+// appendEventJSON appends to dst the bytes json.Marshal makes of e, or
+// returns false when e holds what json.Marshal would change rather than
+// copy: a string or a JSON text with characters it escapes (<, >, &,
+// U+2028, U+2029, quotes, controls, invalid UTF-8), a JSON text that is not
+// compact, or a time outside the years 0-9999.
+func appendEventJSON(dst []byte, e *eventstore.Event) ([]byte, bool) {
+	for _, s := range []string{e.Stream, e.Type, e.Actor} {
+		if !plainString(s) {
+			return nil, false
+		}
+	}
+	for _, raw := range []json.RawMessage{e.Payload, e.Metadata} {
+		if !plainJSON(raw) {
+			return nil, false
+		}
+	}
+	for _, t := range []time.Time{e.OccurredAt, e.RecordedAt} {
+		if y := t.Year(); y < 0 || y > 9999 || t.Location() != time.UTC {
+			return nil, false
+		}
+	}
+	str := func(s string) { dst = append(append(append(dst, '"'), s...), '"') }
+	hex := func(b []byte) {
+		dst = append(dst, '"')
+		dst = hexAppend(dst, b)
+		dst = append(dst, '"')
+	}
+	uuid := func(id [16]byte) {
+		dst = append(dst, '"')
+		dst = hexAppend(dst, id[0:4])
+		dst = append(dst, '-')
+		dst = hexAppend(dst, id[4:6])
+		dst = append(dst, '-')
+		dst = hexAppend(dst, id[6:8])
+		dst = append(dst, '-')
+		dst = hexAppend(dst, id[8:10])
+		dst = append(dst, '-')
+		dst = hexAppend(dst, id[10:16])
+		dst = append(dst, '"')
+	}
+	tm := func(t time.Time) {
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	// The fields in the order, and under the names, of Event's JSON tags.
+	dst = append(dst, `{"position":`...)
+	dst = strconv.AppendInt(dst, e.Position, 10)
+	dst = append(dst, `,"id":`...)
+	uuid(e.ID)
+	dst = append(dst, `,"stream":`...)
+	str(e.Stream)
+	dst = append(dst, `,"stream_version":`...)
+	dst = strconv.AppendInt(dst, e.StreamVersion, 10)
+	dst = append(dst, `,"type":`...)
+	str(e.Type)
+	dst = append(dst, `,"schema_version":`...)
+	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
+	dst = append(dst, `,"occurred_at":`...)
+	tm(e.OccurredAt)
+	dst = append(dst, `,"recorded_at":`...)
+	tm(e.RecordedAt)
+	dst = append(dst, `,"actor":`...)
+	str(e.Actor)
+	dst = append(dst, `,"causation_id":`...)
+	uuid(e.CausationID)
+	dst = append(dst, `,"correlation_id":`...)
+	uuid(e.CorrelationID)
+	dst = append(dst, `,"payload":`...)
+	dst = append(dst, e.Payload...)
+	dst = append(dst, `,"metadata":`...)
+	dst = append(dst, e.Metadata...)
+	dst = append(dst, `,"prev_hash":`...)
+	hex(e.PrevHash[:])
+	dst = append(dst, `,"hash":`...)
+	hex(e.Hash[:])
+	return append(dst, '}'), true
+}
+
+func hexAppend(dst, b []byte) []byte {
+	const digits = "0123456789abcdef"
+	for _, c := range b {
+		dst = append(dst, digits[c>>4], digits[c&0xf])
+	}
+	return dst
+}
+
+// plainString reports whether json.Marshal writes s as it is, between
+// quotes.
+func plainString(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return ascii || utf8.ValidString(s) && !strings.ContainsRune(s, '\u2028') && !strings.ContainsRune(s, '\u2029')
+}
+
+// plainJSON reports whether json.Marshal writes raw, a json.RawMessage read
+// from a json column, as it is: compact and without characters it escapes.
+// That raw is valid JSON the column has checked already, by the same
+// grammar as json.Marshal's.
+func plainJSON(raw []byte) bool {
+	inString := false
+	ascii := true
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !jsonNotable[c] {
+			continue
+		}
+		switch {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case c == '<', c == '>', c == '&':
+			return false
+		case c >= 0x80:
+			ascii = false
+		case !inString: // white space
+			return false
+		}
+	}
+	if !ascii && (bytes.Contains(raw, []byte("\u2028")) || bytes.Contains(raw, []byte("\u2029"))) {
+		return false
+	}
+	return len(raw) > 0
+}
+
+// jsonNotable marks the bytes plainJSON looks at; it skips the rest.
+var jsonNotable = func() (t [256]bool) {
+	for _, c := range []byte("\"\\<>& \t\n\r") {
+		t[c] = true
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// SchemaInitializingQueries checks that the schema holds a ledger (the
+// events table is the ledger's to create, in Open), under an advisory lock
+// that keeps subscribers starting together from racing to create the
+// offsets table.
+func (s WatermillSchema) SchemaInitializingQueries(p wsql.SchemaInitializingQueriesParams) ([]wsql.Query, error) {
+	if err := checkTopic(p.Topic); err != nil {
+		return nil, err
+	}
+	return []wsql.Query{
+		{Query: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, Args: []any{"riskledger.watermill:" + schemaOrPublic(s.Schema)}},
+		{Query: `SELECT position FROM ` + qualified(s.Schema, "events") + ` LIMIT 0`},
+	}, nil
+}
+
+// SubscribeIsolationLevel is READ COMMITTED: enough for a log whose
+// positions are committed in order (see SelectQuery), and the level at
+// which a second subscriber of a group, once the first releases the
+// group's row, reads the position the first acked rather than failing on
+// the concurrent update.
+func (s WatermillSchema) SubscribeIsolationLevel() sql.IsolationLevel {
+	return sql.LevelReadCommitted
+}
+
+// RequiresTransaction makes watermill-sql run the initializing queries in
+// one transaction, so that the advisory lock is held while the offsets
+// table is created.
+func (s WatermillSchema) RequiresTransaction() bool { return true }
+
+// WatermillOffsets is the watermill-sql OffsetsAdapter of WatermillSchema:
+// the table riskledger_watermill_offsets in the ledger's schema holds, per
+// consumer group, the last position the group acked. Topics are not
+// recorded: the ledger is one log.
+type WatermillOffsets struct {
+	// Schema holds the ledger's tables; "public" when empty.
+	Schema string
+}
+
+var _ wsql.OffsetsAdapter = WatermillOffsets{}
+
+func (a WatermillOffsets) table() string { return qualified(a.Schema, offsetsTable) }
+
+// SchemaInitializingQueries creates the offsets table if it is missing.
+func (a WatermillOffsets) SchemaInitializingQueries(wsql.OffsetsSchemaInitializingQueriesParams) ([]wsql.Query, error) {
+	return []wsql.Query{{Query: `CREATE TABLE IF NOT EXISTS ` + a.table() + ` (
+		consumer_group text PRIMARY KEY,
+		offset_acked   bigint NOT NULL
+	)`}}, nil
+}
+
+// BeforeSubscribingQueries gives a new group its row at position 0, so
+// that NextOffsetQuery has a row to lock from the first batch on.
+func (a WatermillOffsets) BeforeSubscribingQueries(p wsql.BeforeSubscribingQueriesParams) ([]wsql.Query, error) {
+	return []wsql.Query{{
+		Query: `INSERT INTO ` + a.table() + ` (consumer_group, offset_acked) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
+		Args:  []any{p.ConsumerGroup},
+	}}, nil
+}
+
+// NextOffsetQuery reads the group's acked position and locks its row until
+// the batch's transaction ends.
+func (a WatermillOffsets) NextOffsetQuery(p wsql.NextOffsetQueryParams) (wsql.Query, error) {
+	return wsql.Query{
+		Query: `SELECT offset_acked FROM ` + a.table() + ` WHERE consumer_group = $1 FOR UPDATE`,
+		Args:  []any{p.ConsumerGroup},
+	}, nil
+}
+
+// AckMessageQuery records the last position of the acked part of a batch.
+func (a WatermillOffsets) AckMessageQuery(p wsql.AckMessageQueryParams) (wsql.Query, error) {
+	return wsql.Query{
+		Query: `INSERT INTO ` + a.table() + ` (consumer_group, offset_acked) VALUES ($1, $2)
+			ON CONFLICT (consumer_group) DO UPDATE SET offset_acked = excluded.offset_acked`,
+		Args: []any{p.ConsumerGroup, p.LastRow.Offset},
+	}, nil
+}
+
+// ConsumedMessageQuery is empty: the group's row lock already keeps two
+// subscribers of a group from delivering the same batch.
+func (a WatermillOffsets) ConsumedMessageQuery(wsql.ConsumedMessageQueryParams) (wsql.Query, error) {
+	return wsql.Query{}, nil
+}
+
+// checkTopic accepts the one topic the ledger is delivered on.
+func checkTopic(topic string) error {
+	if topic != eventstore.DefaultTopic {
+		return domain.Errorf(domain.Invalid, "topic %q is not the ledger's; subscribe to %q", topic, eventstore.DefaultTopic)
+	}
+	return nil
+}
+
+func schemaOrPublic(schema string) string {
+	if schema == "" {
+		return "public"
+	}
+	return schema
+}
+
+// qualified names table in schema, quoted.
+func qualified(schema, table string) string {
+	return pgx.Identifier{schemaOrPublic(schema), table}.Sanitize()
+}
+
+// cleanGroup reports whether a consumer group can be stored as text.
+func cleanGroup(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
