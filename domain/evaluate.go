@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // The risk policy as a pure function (DESIGN §3): facts in, red and yellow
@@ -64,7 +66,10 @@ func DecodeFact(ref EventRef, typ string, occurredAt, recordedAt time.Time, payl
 	default:
 		return Fact{}, false, nil
 	}
-	if err := json.Unmarshal(payload, body); err != nil {
+	// The projections decode every event of the ledger: goccy/go-json reads
+	// these payloads (which encoding/json wrote) four to five times faster
+	// than encoding/json does, to the same values (TestDecodeFactAgrees).
+	if err := gojson.Unmarshal(payload, body); err != nil {
 		return Fact{}, false, fmt.Errorf("decode %s at position %d: %w", typ, ref.Position, err)
 	}
 	// The body as a value, as callers switch on it.
@@ -300,6 +305,7 @@ func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation 
 		}
 	}
 	e.policies = []policyVersion{{version: 1, params: DefaultPolicyParams()}}
+	e.facts = make([]Fact, 0, len(all))
 	for _, f := range all {
 		if !counts(f) || retracted[f.Ref.ID] {
 			continue

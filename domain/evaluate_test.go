@@ -1,8 +1,10 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -466,3 +468,57 @@ func sortedStrings(s []string) []string {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 1)) }
+
+// TestDecodeFactAgrees: DecodeFact reads each kind of payload, as
+// encoding/json writes it, to the value encoding/json reads from it.
+func TestDecodeFactAgrees(t *testing.T) {
+	p, q := pid(uuid.NewString()), pid(uuid.NewString())
+	cp, _ := domain.ParseCheckpointID(uuid.NewString())
+	eid, _ := domain.EventIDFromUUID(uuid.New())
+	params := domain.DefaultPolicyParams()
+	params.ContactWindowByKind[domain.KindSubway] = 10 * time.Minute
+	hubei := region("Hubei")
+	bodies := []any{
+		domain.PersonRegistered{PersonID: p, Document: domain.SealedDocument{Type: domain.DocumentPassport, Country: "FR", Number: "sealed", Index: "ix"},
+			Name: "n", Nationality: "FR", Phone: "ph", RegisteredBy: q},
+		domain.HealthFormSubmitted{PersonID: p, Travel: []domain.Travel{{Region: hubei, ArrivedOn: date("2020-02-09")}}, Symptoms: sym("fever", "fatigue"),
+			TemperatureCelsius: ptr(37.4), ContactWithCase: true},
+		domain.HealthFormSubmitted{PersonID: p, Travel: []domain.Travel{}, Symptoms: []domain.Symptom{}},
+		domain.SymptomsReported{PersonID: p, Symptoms: sym("cough"), Onset: date("2020-03-01"), Source: domain.SymptomSourceClinic},
+		domain.SymptomsReported{PersonID: p, Symptoms: sym("cough"), Source: domain.SymptomSourceSelf},
+		domain.DiagnosisRecorded{PersonID: p, Result: domain.DiagnosisRuledOut},
+		domain.KeyAreaDesignated{Region: hubei, From: date("2020-01-23")},
+		domain.KeyAreaLifted{Region: hubei, From: date("2020-04-08")},
+		domain.PolicyPublished{Version: 2, Params: params, EffectiveFrom: at("2020-03-01T00:00:00Z")},
+		domain.CheckpointRegistered{CheckpointID: cp, Name: "Gate \"3\" \u00e9", Kind: domain.KindSubway, District: "Xuhui",
+			Admits: []domain.Colour{domain.Green, domain.Yellow}, Recognises: []string{"JS", "ZJ"}},
+		scanOf(cp, p, true, ptr(36.5)),
+		domain.ScanRecorded{CheckpointID: cp, Subject: domain.ScanSubject{Kind: domain.SubjectForeign, Issuer: "JS", Pseudonym: "x"},
+			Method: domain.ScanQR, Admitted: false, Reason: "red is not admitted here", Colour: domain.Red, ViewPosition: 12},
+		domain.ScanRecorded{CheckpointID: cp, Subject: domain.ScanSubject{Kind: domain.SubjectVisitor, VisitorIndex: "v"}, Method: domain.ScanManual},
+		domain.ContactReported{PersonID: p, OtherID: q, Source: domain.ContactSensor, Start: at("2020-03-01T00:00:00Z"), End: at("2020-03-01T00:00:20Z")},
+		domain.ContactReported{PersonID: p, OtherID: q, Source: domain.ContactInterview, Start: at("2020-03-01T00:00:00Z")},
+		domain.ColourOverridden{PersonID: p, Colour: domain.Yellow, Reason: "r", Until: at("2020-03-09T00:00:00Z")},
+		domain.FactRetracted{EventID: eid, Reason: "wrong person"},
+	}
+	l := &ledger{t: t}
+	for _, body := range bodies {
+		payload, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := l.addKnown("2020-03-01T00:00:00Z", "2020-03-01T00:00:00Z", body)
+		typ := l.facts[len(l.facts)-1].Type
+		f, ok, err := domain.DecodeFact(ref, typ, at("2020-03-01T00:00:00Z"), at("2020-03-01T00:00:00Z"), payload)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v %v", payload, ok, err)
+		}
+		want := reflect.New(reflect.TypeOf(body))
+		if err := json.Unmarshal(payload, want.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(f.Body, want.Elem().Interface()) {
+			t.Errorf("%s:\nDecodeFact  %#v\nencoding/json %#v", payload, f.Body, want.Elem().Interface())
+		}
+	}
+}

@@ -72,6 +72,13 @@ func NewColours(loc *time.Location) *Colours {
 		rows: map[domain.PersonID]*Row{}, dirty: map[domain.PersonID]bool{}, next: map[domain.PersonID]time.Time{}}
 }
 
+// Reserve makes room for n more events.
+func (c *Colours) Reserve(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ix.Reserve(n)
+}
+
 // Applied is the position of the last event applied.
 func (c *Colours) Applied() int64 {
 	c.mu.Lock()
@@ -83,55 +90,102 @@ func (c *Colours) Applied() int64 {
 // skipped (delivery is at-least-once); a later position than the next is
 // a *GapError and changes nothing.
 func (c *Colours) Apply(e eventstore.Event) error {
+	d, err := Decode(e)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.apply(e)
+	return c.apply(d)
 }
 
 // ApplyAll folds events in order, as Apply does each.
 func (c *Colours) ApplyAll(evs []eventstore.Event) error {
+	ds, err := DecodeAll(evs)
+	if err != nil {
+		return err
+	}
+	return c.ApplyDecoded(ds)
+}
+
+// ApplyDecoded folds events decoded by Decode, in order.
+func (c *Colours) ApplyDecoded(ds []Decoded) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range evs {
-		if err := c.apply(e); err != nil {
+	for _, d := range ds {
+		if err := c.apply(d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *Colours) apply(e eventstore.Event) error {
-	if e.Position <= c.applied {
-		return nil
-	}
-	if e.Position != c.applied+1 {
-		return &GapError{Applied: c.applied, Got: e.Position}
-	}
+// Decoded is an event as the colour projection reads it: a fact of the
+// policy, a colour decision, or neither.
+type Decoded struct {
+	Position int64
+	Fact     domain.Fact
+	IsFact   bool
+	Decision *domain.ColourAssigned
+}
+
+// Decode reads what the colour projection needs of an event. It does not
+// touch the projection, so that events can be decoded beside the fold.
+func Decode(e eventstore.Event) (Decoded, error) {
+	d := Decoded{Position: e.Position}
 	if e.Type == domain.EvColourAssigned {
-		var d domain.ColourAssigned
-		if err := json.Unmarshal(e.Payload, &d); err != nil {
-			return fmt.Errorf("decode %s at position %d: %w", e.Type, e.Position, err)
+		d.Decision = new(domain.ColourAssigned)
+		if err := json.Unmarshal(e.Payload, d.Decision); err != nil {
+			return d, fmt.Errorf("decode %s at position %d: %w", e.Type, e.Position, err)
 		}
-		if r := c.recorded[d.PersonID]; d.Seq > r.seq {
-			c.recorded[d.PersonID] = decided{seq: d.Seq, colour: d.Colour, at: d.At}
+		return d, nil
+	}
+	var err error
+	d.Fact, d.IsFact, err = DecodeEvent(e)
+	return d, err
+}
+
+// DecodeAll decodes a page of events.
+func DecodeAll(evs []eventstore.Event) ([]Decoded, error) {
+	out := make([]Decoded, len(evs))
+	for i, e := range evs {
+		var err error
+		if out[i], err = Decode(e); err != nil {
+			return nil, err
 		}
-		c.applied = e.Position
+	}
+	return out, nil
+}
+
+func (c *Colours) apply(d Decoded) error {
+	if d.Position <= c.applied {
 		return nil
 	}
-	f, ok, err := DecodeEvent(e)
-	if err != nil {
-		return err
+	if d.Position != c.applied+1 {
+		return &GapError{Applied: c.applied, Got: d.Position}
 	}
-	c.applied = e.Position
-	if ok {
-		c.ix.Add(f)
-		c.mark(f)
+	if c.applied == 0 {
+		// A projection starting from the beginning judges everyone once.
+		c.everyone = true
+	}
+	c.applied = d.Position
+	switch {
+	case d.Decision != nil:
+		if r := c.recorded[d.Decision.PersonID]; d.Decision.Seq > r.seq {
+			c.recorded[d.Decision.PersonID] = decided{seq: d.Decision.Seq, colour: d.Decision.Colour, at: d.Decision.At}
+		}
+	case d.IsFact:
+		c.ix.Add(d.Fact)
+		c.mark(d.Fact)
 	}
 	return nil
 }
 
 // mark notes whose colour f may change.
 func (c *Colours) mark(f domain.Fact) {
+	if c.everyone {
+		return // everyone is to be judged anyway
+	}
 	switch b := f.Body.(type) {
 	case domain.PolicyPublished, domain.KeyAreaDesignated, domain.KeyAreaLifted, domain.FactRetracted:
 		c.everyone = true

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/riskledger/riskledger/domain"
 )
@@ -55,6 +56,9 @@ func widestWindow(p domain.PolicyParams) time.Duration {
 	}
 	return w
 }
+
+// Reserve makes room for n more facts.
+func (ix *Index) Reserve(n int) { ix.facts = slices.Grow(ix.facts, n) }
 
 // Position is the ledger position of the last fact added.
 func (ix *Index) Position() int64 { return ix.position }
@@ -244,4 +248,15 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 		facts[k] = ix.facts[i]
 	}
 	return domain.Evaluate(facts, time.Time{}, ix.loc)
+}
+
+// VisitBytes returns the memory the co-presence index holds (its slices'
+// capacity and the map's entries) and the number of admitted scans in it.
+func (ix *Index) VisitBytes() (bytes, scans int64) {
+	const visitSize, entrySize = int64(unsafe.Sizeof(visit{})), int64(unsafe.Sizeof(domain.CheckpointID{}) + 8 + unsafe.Sizeof(visits{}))
+	for _, v := range ix.visits {
+		bytes += int64(cap(v.list))*visitSize + entrySize
+		scans += int64(len(v.list))
+	}
+	return bytes, scans
 }

@@ -40,18 +40,62 @@ func (r *Runner) now() time.Time {
 }
 
 // CatchUp applies every event the store holds after the last applied one.
+// Reading, decoding and folding run as a pipeline, each stage on its own
+// goroutine, pages of 10,000 events passing between them.
 func (r *Runner) CatchUp(ctx context.Context) error {
-	for {
-		evs, err := r.Store.ReadAll(ctx, r.Colours.Applied(), 10000)
-		if err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if head, err := r.Store.Head(ctx); err == nil && head.Position > r.Colours.Applied()+100000 {
+		r.Colours.Reserve(int(head.Position - r.Colours.Applied()))
+	}
+	read := make(chan []eventstore.Event, 2)
+	decoded := make(chan []Decoded, 2)
+	errc := make(chan error, 2)
+	go func() {
+		defer close(read)
+		after := r.Colours.Applied()
+		for {
+			evs, err := r.Store.ReadAll(ctx, after, 10000)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if len(evs) == 0 {
+				return
+			}
+			after = evs[len(evs)-1].Position
+			select {
+			case read <- evs:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(decoded)
+		for evs := range read {
+			ds, err := DecodeAll(evs)
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case decoded <- ds:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for ds := range decoded {
+		if err := r.Colours.ApplyDecoded(ds); err != nil {
 			return err
 		}
-		if len(evs) == 0 {
-			return nil
-		}
-		if err := r.Colours.ApplyAll(evs); err != nil {
-			return err
-		}
+	}
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
 	}
 }
 

@@ -131,6 +131,35 @@ func (b *bulk) run(ctx context.Context, n int, line func(i int) (text, source st
 	return c, err
 }
 
+// lessGC makes the collector run less often, for work that makes garbage
+// fast (a bulk import, a rebuild), within a soft limit of half the
+// machine's memory; GOGC and GOMEMLIMIT, when set, still decide.
+func lessGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if total := memTotal(); total > 0 {
+			debug.SetMemoryLimit(total / 2)
+		}
+	}
+}
+
+// memTotal is the machine's memory in bytes, 0 when unknown.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // openBulk opens the ledger and the vault for an importer; close releases
 // them. label names the work on the progress bar.
 func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(), err error) {
@@ -138,11 +167,7 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 	if err != nil {
 		return nil, nil, err
 	}
-	// A bulk run makes garbage fast and keeps little: collect less often
-	// (GOGC, when set, still decides).
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	lessGC()
 	store, _, err := m.openStore(ctx, false)
 	if err != nil {
 		return nil, nil, err

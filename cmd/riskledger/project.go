@@ -115,6 +115,7 @@ func runRebuild(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	defer model.Close()
+	lessGC()
 	start := time.Now()
 	if err := model.Reset(ctx); err != nil {
 		return err
