@@ -637,8 +637,11 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 		e.add(y.p, iv)
 	}
 	for p := range e.out {
+		// A total order, so that any evaluation of the same facts lists
+		// the same reasons in the same order.
 		slices.SortStableFunc(e.out[p], func(a, b Interval) int {
-			return cmp.Or(a.From.Compare(b.From), strings.Compare(a.Rule, b.Rule))
+			return cmp.Or(a.From.Compare(b.From), strings.Compare(a.Rule, b.Rule), a.Until.Compare(b.Until),
+				slices.CompareFunc(a.Events, b.Events, func(x, y EventRef) int { return cmp.Compare(x.Position, y.Position) }))
 		})
 	}
 }

@@ -35,6 +35,8 @@ type Colours struct {
 	rows     map[domain.PersonID]*Row
 	dirty    map[domain.PersonID]bool
 	everyone bool
+	// undecided are persons judged by a Flush that did not decide.
+	undecided map[domain.PersonID]bool
 	next     map[domain.PersonID]time.Time
 	wake     wakeHeap
 }
@@ -69,7 +71,8 @@ func (e *GapError) Error() string {
 // NewColours returns an empty projection whose day boundaries fall in loc.
 func NewColours(loc *time.Location) *Colours {
 	return &Colours{ix: NewIndex(loc), recorded: map[domain.PersonID]decided{}, infect: map[domain.PersonID][]domain.Interval{},
-		rows: map[domain.PersonID]*Row{}, dirty: map[domain.PersonID]bool{}, next: map[domain.PersonID]time.Time{}}
+		rows: map[domain.PersonID]*Row{}, dirty: map[domain.PersonID]bool{}, next: map[domain.PersonID]time.Time{},
+		undecided: map[domain.PersonID]bool{}}
 }
 
 // Reserve makes room for n more events.
@@ -284,7 +287,16 @@ func (c *Colours) Flush(now time.Time, decide bool) ([]*Row, []domain.ColourAssi
 			}
 			if decide {
 				decisions = append(decisions, c.decide(j, p, now)...)
+				delete(c.undecided, p)
+			} else {
+				c.undecided[p] = true
 			}
+		}
+	}
+	if decide && !c.everyone {
+		// Those judged without deciding are decided now.
+		for p := range c.undecided {
+			c.dirty[p] = true
 		}
 	}
 	if c.everyone {

@@ -122,27 +122,37 @@ func (r *Runner) Deliver(ctx context.Context, e eventstore.Event) error {
 	return r.Colours.Apply(e)
 }
 
-// Settle writes what the events applied so far change, if the projection
-// has reached the ledger's head; it tells whether it had.
+// Settle writes the rows the events applied so far change, with the
+// checkpoint, in one transaction; and, when the projection is within
+// NearHead events of the ledger's head, records the colour decisions of
+// every person judged since the last decisions. It tells whether it
+// decided. (A projection far behind, replaying history, leaves decisions
+// to when it is near the head: the ledger may already record them further
+// on. Should one still be decided twice, its stream's version refuses the
+// second and the runner reads the first back.)
 func (r *Runner) Settle(ctx context.Context) (bool, error) {
 	head, err := r.Store.Head(ctx)
 	if err != nil {
 		return false, err
 	}
 	applied := r.Colours.Applied()
-	if applied < head.Position {
-		return false, nil
-	}
+	decide := r.Decide && head.Position-applied <= NearHead
 	now := r.now()
 	r.Colours.Due(now)
-	rows, decisions := r.Colours.Flush(now, r.Decide)
+	rows, decisions := r.Colours.Flush(now, decide)
 	if r.Model != nil {
 		if err := r.Model.Save(ctx, applied, rows); err != nil {
-			return true, fmt.Errorf("save the colour read model at position %d: %w", applied, err)
+			return decide, fmt.Errorf("save the colour read model at position %d: %w", applied, err)
 		}
 	}
-	return true, r.record(ctx, decisions)
+	return decide, r.record(ctx, decisions)
 }
+
+// NearHead is how close to the ledger's head a projection decides colours.
+const NearHead = 10000
+
+// SettleEvery is how often a consuming runner settles while events arrive.
+const SettleEvery = 20 * time.Millisecond
 
 // record appends decisions, each to its person's decision stream at the
 // version it follows. A decision the ledger already holds is a no-op; one
@@ -211,7 +221,7 @@ func (r *Runner) reload(ctx context.Context, d domain.ColourAssigned) error {
 
 // Consume applies the events delivered on msgs (eventstore.ToMessage
 // messages, at least once, possibly out of order), acknowledging each once
-// applied, and settles whenever the delivery pauses and whenever a
+// applied. It settles every SettleEvery while events arrive, and when a
 // person's colour is due to change with time. It returns when ctx ends or
 // something fails.
 func (r *Runner) Consume(ctx context.Context, msgs <-chan *message.Message) error {
@@ -221,8 +231,11 @@ func (r *Runner) Consume(ctx context.Context, msgs <-chan *message.Message) erro
 	if _, err := r.Settle(ctx); err != nil {
 		return err
 	}
-	timer := time.NewTimer(r.untilDue())
-	defer timer.Stop()
+	due := time.NewTimer(r.untilDue())
+	defer due.Stop()
+	tick := time.NewTicker(SettleEvery)
+	defer tick.Stop()
+	settled := r.Colours.Applied()
 	for {
 		select {
 		case <-ctx.Done():
@@ -241,15 +254,18 @@ func (r *Runner) Consume(ctx context.Context, msgs <-chan *message.Message) erro
 				return err
 			}
 			msg.Ack()
-			if len(msgs) > 0 {
+			continue
+		case <-tick.C:
+			if r.Colours.Applied() == settled {
 				continue
 			}
-		case <-timer.C:
+		case <-due.C:
 		}
+		settled = r.Colours.Applied()
 		if _, err := r.Settle(ctx); err != nil {
 			return err
 		}
-		timer.Reset(r.untilDue())
+		due.Reset(r.untilDue())
 	}
 }
 

@@ -121,17 +121,11 @@ func runRebuild(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	r := &projections.Runner{Store: store, Colours: projections.NewColours(opts.Location), Model: model}
-	for {
-		if err := r.CatchUp(ctx); err != nil {
-			return err
-		}
-		settled, err := r.Settle(ctx)
-		if err != nil {
-			return err
-		}
-		if settled {
-			break
-		}
+	if err := r.CatchUp(ctx); err != nil {
+		return err
+	}
+	if _, err := r.Settle(ctx); err != nil {
+		return err
 	}
 	rows, err := model.Rows(ctx)
 	if err != nil {
