@@ -47,6 +47,8 @@ type config struct {
 	simDays     int
 	cityPeople  int
 	cityDays    int
+	wmBacklogs  string
+	wmCap       time.Duration
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -54,6 +56,10 @@ const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disa
 func main() {
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("bench: ")
+	if len(os.Args) > 1 && os.Args[1] == drainCommand {
+		// The consumer process of (w), started by the bench itself.
+		os.Exit(runDrainChild(os.Args[2:]))
+	}
 	var cfg config
 	var only string
 	dbDefault := os.Getenv("RISKLEDGER_TEST_DATABASE_URL")
@@ -64,11 +70,13 @@ func main() {
 	flag.Int64Var(&cfg.concurrentN, "concurrent-n", 100_000, "events for each run of the concurrency comparison (c)")
 	flag.StringVar(&cfg.keep, "keep", "", "leave the SQLite ledger of (b) in this `DIR` (for `riskledger --data DIR verify`); default: a temporary directory, deleted")
 	flag.StringVar(&cfg.dbURL, "database-url", dbDefault, "PostgreSQL `URL`; the PostgreSQL runs use fresh schemas rl_bench_*, dropped at the end")
-	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, writes a section of its own)")
+	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, and w, consuming through watermill-sql, write sections of their own)")
 	flag.IntVar(&cfg.simPeople, "sim-people", 20000, "people of the simulated city whose commands (e1) imports")
 	flag.IntVar(&cfg.simDays, "sim-days", 14, "days of the simulated city of (e1)")
 	flag.IntVar(&cfg.cityPeople, "city-people", 0, "also time `riskledger simulate` of a city of this many people appended to each store (e3; 0: skip)")
 	flag.IntVar(&cfg.cityDays, "city-days", 14, "days of the city of (e3)")
+	flag.StringVar(&cfg.wmBacklogs, "watermill-backlogs", "100000,1000000", "comma-separated backlogs (events) that (w) drains")
+	flag.DurationVar(&cfg.wmCap, "watermill-cap", 3*time.Minute, "longest time the drains of (w) with batches of 1 may take before they are stopped")
 	flag.StringVar(&cfg.out, "out", "bench/RESULTS.md", "results `file`; its generated section is replaced")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.IntVar(&cfg.workers, "workers", 256, "goroutines appending single events in (a) and (b)")
@@ -92,11 +100,11 @@ func main() {
 	for _, s := range strings.Split(only, ",") {
 		s = strings.TrimSpace(s)
 		switch s {
-		case "a", "b", "c", "d", "e":
+		case "a", "b", "c", "d", "e", "w":
 			cfg.only[s] = true
 		case "":
 		default:
-			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e)", s)
+			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w)", s)
 		}
 	}
 	switch cfg.mode {
@@ -177,7 +185,7 @@ func (b *bench) run(ctx context.Context) error {
 				"(%d processors): other work was competing for the CPU.", l1, b.rep.Machine.Processors))
 		}
 	}
-	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"]
+	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"]
 	if needPG {
 		b.pgOK, b.pgWhy = b.probePG(ctx)
 		if !b.pgOK {
@@ -226,6 +234,11 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		log.Printf("wrote the import section of %s", cfg.out)
+	}
+	if cfg.only["w"] {
+		if err := b.runWatermill(ctx); err != nil {
+			return err
+		}
 	}
 	if !cfg.only["a"] && !cfg.only["b"] && !cfg.only["c"] && !cfg.only["d"] {
 		return nil
