@@ -37,8 +37,8 @@ type Colours struct {
 	everyone bool
 	// undecided are persons judged by a Flush that did not decide.
 	undecided map[domain.PersonID]bool
-	next     map[domain.PersonID]time.Time
-	wake     wakeHeap
+	next      map[domain.PersonID]time.Time
+	wake      wakeHeap
 }
 
 // decided is the last decision recorded for a person.
