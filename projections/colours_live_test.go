@@ -119,6 +119,9 @@ func newRandomLedger(seed uint64, size int) *randomLedger {
 			if rng.IntN(3) == 0 {
 				form.TemperatureCelsius = temp()
 			}
+			if rng.IntN(3) == 0 {
+				form.Symptoms = []domain.Symptom{mustSymptom([]string{"cough", "fatigue"}[rng.IntN(2)])}
+			}
 			body = form
 		case k < 16:
 			if p == q {
@@ -147,6 +150,7 @@ func newRandomLedger(seed uint64, size int) *randomLedger {
 			params := domain.DefaultPolicyParams()
 			params.ContactWindow = []time.Duration{10, 30, 60}[rng.IntN(3)] * time.Minute
 			params.Observation = []time.Duration{7, 14}[rng.IntN(2)] * 24 * time.Hour
+			params.FeverCelsius = []float64{37.0, 37.3, 37.5}[rng.IntN(3)]
 			body = domain.PolicyPublished{Version: len(l.events) + 1, Params: params, EffectiveFrom: occurred}
 		}
 		l.add(occurred, body)

@@ -21,9 +21,13 @@ import (
 type Index struct {
 	loc      *time.Location
 	facts    []domain.Fact
-	global   []int32
+	global   []int32 // policies, key areas, retractions
 	byPerson map[domain.PersonID][]int32
-	visits   map[domain.CheckpointID]*visits
+	// red holds, by person, the facts that can open or end an R1 or R2
+	// interval of theirs: a person without any is never an index case.
+	red         map[domain.PersonID][]int32
+	checkpoints map[domain.CheckpointID][]int32
+	visits      map[domain.CheckpointID]*visits
 	// widest is the widest contact window of any policy; feverFloor the
 	// lowest fever threshold.
 	widest     time.Duration
@@ -46,6 +50,7 @@ type visits struct {
 func NewIndex(loc *time.Location) *Index {
 	params := domain.DefaultPolicyParams()
 	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
+		red: map[domain.PersonID][]int32{}, checkpoints: map[domain.CheckpointID][]int32{},
 		widest: widestWindow(params), feverFloor: params.FeverCelsius}
 }
 
@@ -69,38 +74,43 @@ func (ix *Index) Len() int { return len(ix.facts) }
 // Add appends a fact; facts come in ledger order.
 func (ix *Index) Add(f domain.Fact) {
 	i := int32(len(ix.facts))
-	keep := true
+	var persons []domain.PersonID
 	switch b := f.Body.(type) {
 	case domain.PolicyPublished:
 		ix.global = append(ix.global, i)
 		ix.widest = max(ix.widest, widestWindow(b.Params))
-		ix.feverFloor = min(ix.feverFloor, b.Params.FeverCelsius)
-	case domain.KeyAreaDesignated, domain.KeyAreaLifted, domain.CheckpointRegistered, domain.FactRetracted:
+		if b.Params.FeverCelsius < ix.feverFloor {
+			ix.feverFloor = b.Params.FeverCelsius
+			defer ix.reclassify()
+		}
+	case domain.KeyAreaDesignated, domain.KeyAreaLifted, domain.FactRetracted:
 		ix.global = append(ix.global, i)
+	case domain.CheckpointRegistered:
+		ix.checkpoints[b.CheckpointID] = append(ix.checkpoints[b.CheckpointID], i)
 	case domain.PersonRegistered:
-		ix.byPerson[b.PersonID] = append(ix.byPerson[b.PersonID], i)
+		persons = []domain.PersonID{b.PersonID}
 	case domain.HealthFormSubmitted:
-		ix.byPerson[b.PersonID] = append(ix.byPerson[b.PersonID], i)
+		persons = []domain.PersonID{b.PersonID}
 	case domain.SymptomsReported:
-		ix.byPerson[b.PersonID] = append(ix.byPerson[b.PersonID], i)
+		persons = []domain.PersonID{b.PersonID}
 	case domain.DiagnosisRecorded:
-		ix.byPerson[b.PersonID] = append(ix.byPerson[b.PersonID], i)
+		persons = []domain.PersonID{b.PersonID}
 	case domain.ColourOverridden:
-		ix.byPerson[b.PersonID] = append(ix.byPerson[b.PersonID], i)
+		persons = []domain.PersonID{b.PersonID}
 	case domain.ContactReported:
-		ix.byPerson[b.PersonID] = append(ix.byPerson[b.PersonID], i)
+		persons = []domain.PersonID{b.PersonID}
 		if b.OtherID != b.PersonID {
-			ix.byPerson[b.OtherID] = append(ix.byPerson[b.OtherID], i)
+			persons = append(persons, b.OtherID)
 		}
 	case domain.ScanRecorded:
 		// Scans of visitors and of other regions' codes name no person the
 		// policy can judge, and no index case: they never count.
 		if b.Subject.Kind != domain.SubjectPerson {
-			keep = false
-			break
+			ix.position = max(ix.position, f.Ref.Position)
+			return
 		}
 		p := b.Subject.PersonID
-		ix.byPerson[p] = append(ix.byPerson[p], i)
+		persons = []domain.PersonID{p}
 		if b.Admitted {
 			v := ix.visits[b.CheckpointID]
 			if v == nil {
@@ -114,12 +124,63 @@ func (ix *Index) Add(f domain.Fact) {
 			v.list = append(v.list, visit{at: at, person: p, fact: i})
 		}
 	default:
-		keep = false
+		ix.position = max(ix.position, f.Ref.Position)
+		return
 	}
-	if keep {
-		ix.facts = append(ix.facts, f)
+	ix.facts = append(ix.facts, f)
+	for _, p := range persons {
+		ix.byPerson[p] = append(ix.byPerson[p], i)
+	}
+	if len(persons) > 0 && ix.canBeRed(f) {
+		ix.red[persons[0]] = append(ix.red[persons[0]], i)
 	}
 	ix.position = max(ix.position, f.Ref.Position)
+}
+
+// canBeRed tells whether a fact can open or end an R1 or R2 interval (the
+// intervals that make an index case) of the person it names: a symptom
+// report, a diagnosis, a health form listing a symptom or a temperature at
+// or above the lowest fever threshold, or a scan with such a temperature.
+func (ix *Index) canBeRed(f domain.Fact) bool {
+	switch b := f.Body.(type) {
+	case domain.SymptomsReported:
+		return len(b.Symptoms) > 0
+	case domain.DiagnosisRecorded:
+		return true
+	case domain.HealthFormSubmitted:
+		return len(b.Symptoms) > 0 || b.TemperatureCelsius != nil && *b.TemperatureCelsius >= ix.feverFloor
+	case domain.ScanRecorded:
+		return b.TemperatureCelsius != nil && *b.TemperatureCelsius >= ix.feverFloor
+	}
+	return false
+}
+
+// reclassify rebuilds the red lists after the fever threshold fell.
+func (ix *Index) reclassify() {
+	clear(ix.red)
+	for p, fs := range ix.byPerson {
+		for _, i := range fs {
+			f := ix.facts[i]
+			if ix.canBeRed(f) && personOf(f) == p {
+				ix.red[p] = append(ix.red[p], i)
+			}
+		}
+	}
+}
+
+// personOf is the person a fact that can be red is about.
+func personOf(f domain.Fact) domain.PersonID {
+	switch b := f.Body.(type) {
+	case domain.SymptomsReported:
+		return b.PersonID
+	case domain.DiagnosisRecorded:
+		return b.PersonID
+	case domain.HealthFormSubmitted:
+		return b.PersonID
+	case domain.ScanRecorded:
+		return b.Subject.PersonID
+	}
+	return domain.PersonID{}
 }
 
 // around returns the admitted scans at cp within the widest contact window
@@ -194,24 +255,27 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 		until = ix.position
 	}
 	var picked []int32
-	take := func(i int32) {
+	take := func(i int32) bool {
 		if ix.facts[i].Ref.Position <= until {
 			picked = append(picked, i)
+			return true
 		}
+		return false
 	}
-	redFacts := func(q domain.PersonID) {
-		for _, i := range ix.byPerson[q] {
-			f := ix.facts[i]
-			switch b := f.Body.(type) {
-			case domain.SymptomsReported, domain.HealthFormSubmitted, domain.DiagnosisRecorded:
-				take(i)
-			case domain.ScanRecorded:
-				if b.TemperatureCelsius != nil && *b.TemperatureCelsius >= ix.feverFloor {
-					take(i)
-				}
+	// redFacts takes the facts that may make q an index case, once, and
+	// tells whether there are any.
+	red := map[domain.PersonID]bool{}
+	redFacts := func(q domain.PersonID) bool {
+		has, seen := red[q]
+		if !seen {
+			for _, i := range ix.red[q] {
+				has = take(i) || has
 			}
+			red[q] = has
 		}
+		return has
 	}
+	checkpoints := map[domain.CheckpointID]bool{}
 	for _, i := range ix.global {
 		take(i)
 	}
@@ -224,11 +288,18 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 			picked = append(picked, i)
 			switch b := f.Body.(type) {
 			case domain.ScanRecorded:
+				if !checkpoints[b.CheckpointID] {
+					checkpoints[b.CheckpointID] = true
+					for _, k := range ix.checkpoints[b.CheckpointID] {
+						take(k)
+					}
+				}
 				if b.Admitted {
+					// Only a scan of a possible index case can make p a
+					// close contact.
 					for _, v := range ix.around(b.CheckpointID, f.OccurredAt) {
-						if v.person != p {
+						if v.person != p && redFacts(v.person) {
 							take(v.fact)
-							redFacts(v.person)
 						}
 					}
 				}
