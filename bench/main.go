@@ -48,6 +48,8 @@ type config struct {
 	cityPeople  int
 	cityDays    int
 	wmBacklogs  string
+	pPeople     int
+	pDays       int
 	wmCap       time.Duration
 }
 
@@ -70,13 +72,15 @@ func main() {
 	flag.Int64Var(&cfg.concurrentN, "concurrent-n", 100_000, "events for each run of the concurrency comparison (c)")
 	flag.StringVar(&cfg.keep, "keep", "", "leave the SQLite ledger of (b) in this `DIR` (for `riskledger --data DIR verify`); default: a temporary directory, deleted")
 	flag.StringVar(&cfg.dbURL, "database-url", dbDefault, "PostgreSQL `URL`; the PostgreSQL runs use fresh schemas rl_bench_*, dropped at the end")
-	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, and w, consuming through watermill-sql, write sections of their own)")
+	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, w, consuming through watermill-sql, and p, the colour projection, write sections of their own)")
 	flag.IntVar(&cfg.simPeople, "sim-people", 20000, "people of the simulated city whose commands (e1) imports")
 	flag.IntVar(&cfg.simDays, "sim-days", 14, "days of the simulated city of (e1)")
 	flag.IntVar(&cfg.cityPeople, "city-people", 0, "also time `riskledger simulate` of a city of this many people appended to each store (e3; 0: skip)")
 	flag.IntVar(&cfg.cityDays, "city-days", 14, "days of the city of (e3)")
 	flag.StringVar(&cfg.wmBacklogs, "watermill-backlogs", "100000,1000000", "comma-separated backlogs (events) that (w) drains")
 	flag.DurationVar(&cfg.wmCap, "watermill-cap", 3*time.Minute, "longest time the drains of (w) with batches of 1 may take before they are stopped")
+	flag.IntVar(&cfg.pPeople, "projection-people", 100000, "people of the simulated city of (p), the colour projection")
+	flag.IntVar(&cfg.pDays, "projection-days", 14, "days of the city of (p); 2 more days feed its live steps")
 	flag.StringVar(&cfg.out, "out", "bench/RESULTS.md", "results `file`; its generated section is replaced")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.IntVar(&cfg.workers, "workers", 256, "goroutines appending single events in (a) and (b)")
@@ -100,11 +104,11 @@ func main() {
 	for _, s := range strings.Split(only, ",") {
 		s = strings.TrimSpace(s)
 		switch s {
-		case "a", "b", "c", "d", "e", "w":
+		case "a", "b", "c", "d", "e", "w", "p":
 			cfg.only[s] = true
 		case "":
 		default:
-			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w)", s)
+			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w, p)", s)
 		}
 	}
 	switch cfg.mode {
@@ -185,7 +189,7 @@ func (b *bench) run(ctx context.Context) error {
 				"(%d processors): other work was competing for the CPU.", l1, b.rep.Machine.Processors))
 		}
 	}
-	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"]
+	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"] || cfg.only["p"]
 	if needPG {
 		b.pgOK, b.pgWhy = b.probePG(ctx)
 		if !b.pgOK {
@@ -239,6 +243,12 @@ func (b *bench) run(ctx context.Context) error {
 		if err := b.runWatermill(ctx); err != nil {
 			return err
 		}
+	}
+	if cfg.only["p"] {
+		if err := b.runProjection(ctx); err != nil {
+			return err
+		}
+		log.Printf("wrote the projection section of %s", cfg.out)
 	}
 	if !cfg.only["a"] && !cfg.only["b"] && !cfg.only["c"] && !cfg.only["d"] {
 		return nil

@@ -305,12 +305,20 @@ func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation 
 		}
 	}
 	e.policies = []policyVersion{{version: 1, params: DefaultPolicyParams()}}
-	e.facts = make([]Fact, 0, len(all))
+	// Every fact counts, in the common case: then they are read in place.
+	every := known.IsZero() && len(retracted) == 0
+	if every {
+		e.facts = all
+	} else {
+		e.facts = make([]Fact, 0, len(all))
+	}
 	for _, f := range all {
-		if !counts(f) || retracted[f.Ref.ID] {
-			continue
+		if !every {
+			if !counts(f) || retracted[f.Ref.ID] {
+				continue
+			}
+			e.facts = append(e.facts, f)
 		}
-		e.facts = append(e.facts, f)
 		switch b := f.Body.(type) {
 		case PolicyPublished:
 			e.policies = append(e.policies, policyVersion{version: b.Version, from: b.EffectiveFrom, params: b.Params, position: f.Ref.Position})
@@ -473,20 +481,11 @@ func (e *evaluation) windows() map[PersonID][]window {
 	return out
 }
 
-// subjectKey identifies a scan's subject, whoever it is.
-func subjectKey(s ScanSubject) string {
-	switch s.Kind {
-	case SubjectPerson:
-		return "p:" + s.PersonID.String()
-	case SubjectForeign:
-		return "f:" + s.Issuer + ":" + s.Pseudonym
-	}
-	return "v:" + s.VisitorIndex
-}
-
+// scan is an admitted scan of a person, as Y1 reads it.
 type scan struct {
-	fact Fact
-	body ScanRecorded
+	at     time.Time
+	person PersonID
+	fact   *Fact
 }
 
 // yellow derives Y1, Y2 and Y3, and ends the Y1 and Y2 intervals a ruled_out
@@ -520,42 +519,41 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 			maxWindow = max(maxWindow, d)
 		}
 	}
+	// Scans of visitors and of other regions' codes are neither index
+	// cases nor registered persons: only scans of persons can count.
 	byCheckpoint := map[CheckpointID][]scan{}
-	for _, f := range e.facts {
-		if b, ok := f.Body.(ScanRecorded); ok && b.Admitted {
-			byCheckpoint[b.CheckpointID] = append(byCheckpoint[b.CheckpointID], scan{f, b})
+	for i := range e.facts {
+		f := &e.facts[i]
+		if b, ok := f.Body.(ScanRecorded); ok && b.Admitted && b.Subject.Kind == SubjectPerson {
+			byCheckpoint[b.CheckpointID] = append(byCheckpoint[b.CheckpointID], scan{f.OccurredAt, b.Subject.PersonID, f})
 		}
 	}
 	for cp, scans := range byCheckpoint {
-		slices.SortStableFunc(scans, func(a, b scan) int { return a.fact.OccurredAt.Compare(b.fact.OccurredAt) })
-		for i, s := range scans {
-			if s.body.Subject.Kind != SubjectPerson {
-				continue
-			}
-			c := s.body.Subject.PersonID
-			w, ok := inWindow(c, s.fact.OccurredAt)
+		slices.SortStableFunc(scans, func(a, b scan) int { return a.at.Compare(b.at) })
+		for _, s := range scans {
+			c := s.person
+			w, ok := inWindow(c, s.at)
 			if !ok {
 				continue
 			}
-			lo, _ := slices.BinarySearchFunc(scans, s.fact.OccurredAt.Add(-maxWindow), func(a scan, t time.Time) int { return a.fact.OccurredAt.Compare(t) })
+			lo, _ := slices.BinarySearchFunc(scans, s.at.Add(-maxWindow), func(a scan, t time.Time) int { return a.at.Compare(t) })
 			for _, o := range scans[lo:] {
-				if o.fact.OccurredAt.After(s.fact.OccurredAt.Add(maxWindow)) {
+				if o.at.After(s.at.Add(maxWindow)) {
 					break
 				}
-				if o.fact.Ref == scans[i].fact.Ref || subjectKey(o.body.Subject) == subjectKey(s.body.Subject) ||
-					o.body.Subject.Kind != SubjectPerson || !e.registered[o.body.Subject.PersonID] {
+				if o.person == c || !e.registered[o.person] {
 					continue
 				}
-				later := maxTime(s.fact.OccurredAt, o.fact.OccurredAt)
+				later := maxTime(s.at, o.at)
 				params, version := e.params(later)
 				limit := params.ContactWindow
 				if d, ok := params.ContactWindowByKind[e.kinds[cp]]; ok {
 					limit = d
 				}
-				if absDuration(s.fact.OccurredAt.Sub(o.fact.OccurredAt)) > limit {
+				if absDuration(s.at.Sub(o.at)) > limit {
 					continue
 				}
-				addY(o.body.Subject.PersonID, Interval{Rule: RuleY1, Colour: Yellow, From: later, Until: later.Add(params.Observation),
+				addY(o.person, Interval{Rule: RuleY1, Colour: Yellow, From: later, Until: later.Add(params.Observation),
 					Events: append([]EventRef{s.fact.Ref, o.fact.Ref}, w.cause.Events[0]), Policy: version, Case: c})
 			}
 		}

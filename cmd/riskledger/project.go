@@ -208,7 +208,10 @@ func (m *Main) subscribe(ctx context.Context, store eventstore.Store, logger *sl
 			cancel()
 			return nil, nil, domain.Errorf(domain.Invalid, "database URL: %v", err)
 		}
-		sub, err := postgres.NewSubscriber(pool, postgres.SubscriberConfig{ConsumerGroup: projections.ProjectionName, Logger: wlog})
+		sub, err := postgres.NewSubscriber(pool, postgres.SubscriberConfig{ConsumerGroup: projections.ProjectionName, Logger: wlog,
+			// The query is a keyset read of the events table's primary key
+			// (under a millisecond), so the worker can look often.
+			PollInterval: 10 * time.Millisecond})
 		if err != nil {
 			cancel()
 			pool.Close()
