@@ -181,12 +181,18 @@ func (m *Main) project(ctx context.Context, store eventstore.Store, logger *slog
 		return err
 	}
 	logger.Info("owning the colour projection", "checkpoint", from)
-	msgs, stop, err := m.subscribe(ctx, store, logger)
+	r := &projections.Runner{Store: store, Colours: projections.NewColours(opts.Location), Model: model, Decide: true, Logger: logger}
+	// The projection's state is rebuilt from the ledger itself; the
+	// subscription starts where that reading ended.
+	if err := r.CatchUp(ctx); err != nil {
+		return err
+	}
+	msgs, stop, err := m.subscribe(ctx, store, logger, r.Colours.Applied())
 	if err != nil {
 		return err
 	}
 	defer stop()
-	r := &projections.Runner{Store: store, Colours: projections.NewColours(opts.Location), Model: model, Decide: true, Logger: logger}
+	logger.Info("caught up; following the ledger", "position", r.Colours.Applied())
 	err = r.Consume(ctx, msgs)
 	if ctx.Err() != nil {
 		logger.Info("stopped", "position", r.Colours.Applied())
@@ -199,7 +205,7 @@ func (m *Main) project(ctx context.Context, store eventstore.Store, logger *slog
 // processes through watermill-sql reading the PostgreSQL ledger itself (it
 // is its own outbox); in one process, for the embedded store, through a
 // GoChannel that a relay fills.
-func (m *Main) subscribe(ctx context.Context, store eventstore.Store, logger *slog.Logger) (<-chan *message.Message, func(), error) {
+func (m *Main) subscribe(ctx context.Context, store eventstore.Store, logger *slog.Logger, after int64) (<-chan *message.Message, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	wlog := watermill.NewSlogLogger(logger)
 	if m.Config.DatabaseURL != "" {
@@ -207,6 +213,11 @@ func (m *Main) subscribe(ctx context.Context, store eventstore.Store, logger *sl
 		if err != nil {
 			cancel()
 			return nil, nil, domain.Errorf(domain.Invalid, "database URL: %v", err)
+		}
+		if err := postgres.SeekGroup(ctx, pool, "", projections.ProjectionName, after); err != nil {
+			cancel()
+			pool.Close()
+			return nil, nil, err
 		}
 		sub, err := postgres.NewSubscriber(pool, postgres.SubscriberConfig{ConsumerGroup: projections.ProjectionName, Logger: wlog,
 			// The query is a keyset read of the events table's primary key
@@ -225,11 +236,6 @@ func (m *Main) subscribe(ctx context.Context, store eventstore.Store, logger *sl
 		}
 		return msgs, func() { cancel(); sub.Close(); pool.Close() }, nil
 	}
-	head, err := store.Head(ctx)
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
 	pubsub := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 4096}, wlog)
 	msgs, err := pubsub.Subscribe(ctx, eventstore.DefaultTopic)
 	if err != nil {
@@ -238,7 +244,7 @@ func (m *Main) subscribe(ctx context.Context, store eventstore.Store, logger *sl
 	}
 	relay := &eventstore.Relay{Store: store, Publisher: pubsub}
 	go func() {
-		if err := relay.Run(ctx, head.Position); err != nil && ctx.Err() == nil {
+		if err := relay.Run(ctx, after); err != nil && ctx.Err() == nil {
 			logger.Error("the relay stopped", "error", err.Error())
 		}
 	}()

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -430,12 +431,36 @@ var _ wsql.OffsetsAdapter = WatermillOffsets{}
 
 func (a WatermillOffsets) table() string { return qualified(a.Schema, offsetsTable) }
 
-// SchemaInitializingQueries creates the offsets table if it is missing.
-func (a WatermillOffsets) SchemaInitializingQueries(wsql.OffsetsSchemaInitializingQueriesParams) ([]wsql.Query, error) {
-	return []wsql.Query{{Query: `CREATE TABLE IF NOT EXISTS ` + a.table() + ` (
+// create is the statement that creates the offsets table if it is missing.
+func (a WatermillOffsets) create() string {
+	return `CREATE TABLE IF NOT EXISTS ` + a.table() + ` (
 		consumer_group text PRIMARY KEY,
 		offset_acked   bigint NOT NULL
-	)`}}, nil
+	)`
+}
+
+// SchemaInitializingQueries creates the offsets table if it is missing.
+func (a WatermillOffsets) SchemaInitializingQueries(wsql.OffsetsSchemaInitializingQueriesParams) ([]wsql.Query, error) {
+	return []wsql.Query{{Query: a.create()}}, nil
+}
+
+// SeekGroup sets the position after which the consumer group's next
+// subscriber starts: a consumer that has caught up by reading the store
+// itself (a projection that rebuilds its state at start) skips what it has
+// already applied.
+func SeekGroup(ctx context.Context, pool *pgxpool.Pool, schema, group string, position int64) error {
+	a := WatermillOffsets{Schema: schema}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "riskledger.watermill:"+schemaOrPublic(schema)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, a.create()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+a.table()+` (consumer_group, offset_acked) VALUES ($1, $2)
+			ON CONFLICT (consumer_group) DO UPDATE SET offset_acked = excluded.offset_acked`, group, position)
+		return err
+	})
 }
 
 // BeforeSubscribingQueries gives a new group its row at position 0, so
