@@ -238,3 +238,64 @@ func TestDeliveryOutOfOrderAndTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundariesPassedWhileDownAreRecordedAtTheirDueTimes: a person turns
+// red; the projection records it; it stops; when it starts again after the
+// quarantine ended, it records the change to green at the time it was due,
+// not at the time it noticed.
+func TestBoundariesPassedWhileDownAreRecordedAtTheirDueTimes(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := &randomLedger{base: time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)}
+	p, _ := domain.ParsePersonID("0b8e2b36-6a3f-4d0e-8a59-4c0f3f6e7d21")
+	l.add(l.base, domain.PersonRegistered{PersonID: p, Document: domain.SealedDocument{Type: domain.DocumentResidentID}})
+	onset := time.Date(2020, 3, 2, 2, 0, 0, 0, time.UTC)
+	l.add(onset, domain.SymptomsReported{PersonID: p, Symptoms: []domain.Symptom{mustSymptom("cough")}, Source: domain.SymptomSourceSelf})
+	appendLedger(t, s, l.events)
+
+	decisions := func() []domain.ColourAssigned {
+		evs, err := s.ReadStream(ctx, domain.DecisionsStream(p), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []domain.ColourAssigned
+		for _, e := range evs {
+			var d domain.ColourAssigned
+			json.Unmarshal(e.Payload, &d)
+			out = append(out, d)
+		}
+		return out
+	}
+	run := func(now time.Time) {
+		r := &projections.Runner{Store: s, Colours: projections.NewColours(shanghai), Decide: true, Now: func() time.Time { return now }}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(onset.Add(3 * time.Hour))
+	d := decisions()
+	if len(d) != 1 || d[0].Colour != domain.Red || !d[0].At.Equal(onset) || d[0].Previous != domain.Green {
+		t.Fatalf("after the report: %+v", d)
+	}
+	run(onset.Add(3 * time.Hour)) // again, at the same moment: nothing new
+	if len(decisions()) != 1 {
+		t.Fatalf("a repeated settle recorded %+v", decisions())
+	}
+	end := onset.Add(14 * 24 * time.Hour)
+	run(end.Add(5 * 24 * time.Hour))
+	d = decisions()
+	if len(d) != 2 || d[1].Colour != domain.Green || !d[1].At.Equal(end) || d[1].Seq != 2 || d[1].Previous != domain.Red {
+		t.Fatalf("after the quarantine, with the projection down when it ended: %+v", d)
+	}
+	rep, err := projections.Replay(ctx, s, shanghai)
+	if err != nil || rep.Decisions != 2 || len(rep.Mismatches) != 0 {
+		t.Fatalf("replay: %+v %v", rep, err)
+	}
+}
