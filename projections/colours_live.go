@@ -200,7 +200,12 @@ func (c *Colours) mark(f domain.Fact) {
 	case domain.PersonRegistered:
 		c.dirty[b.PersonID] = true
 	case domain.HealthFormSubmitted:
-		c.dirty[b.PersonID] = true
+		// The daily form of someone well, home, and in no one's contact
+		// changes nothing.
+		if len(b.Symptoms) > 0 || len(b.Travel) > 0 || b.ContactWithCase ||
+			b.TemperatureCelsius != nil && *b.TemperatureCelsius >= c.ix.feverFloor {
+			c.dirty[b.PersonID] = true
+		}
 	case domain.SymptomsReported:
 		c.dirty[b.PersonID] = true
 	case domain.DiagnosisRecorded:

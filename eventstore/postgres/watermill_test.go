@@ -114,7 +114,8 @@ func position(t *testing.T, m *message.Message) int64 {
 	return p
 }
 
-// checkMessages checks that got are the messages ToMessage makes of want.
+// checkMessages checks that got are the messages ToMessage makes of want,
+// each payload the bytes json.Marshal makes of its event.
 func checkMessages(t *testing.T, got []*message.Message, want []eventstore.Event) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -123,6 +124,9 @@ func checkMessages(t *testing.T, got []*message.Message, want []eventstore.Event
 	for i, e := range want {
 		w, err := eventstore.ToMessage(e)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Payload, err = json.Marshal(e); err != nil {
 			t.Fatal(err)
 		}
 		g := got[i]
@@ -149,7 +153,7 @@ func TestWatermillDeliversLedgerInOrder(t *testing.T) {
 }
 
 // Strings and JSON texts that json.Marshal escapes must come out as
-// ToMessage writes them.
+// json.Marshal writes them.
 func TestWatermillMessagesMatchToMessage(t *testing.T) {
 	l := newLedger(t)
 	occurred := time.Date(1969, 7, 20, 20, 17, 40, 123000, time.FixedZone("X", 3600))
