@@ -226,14 +226,16 @@ func (c *Colours) mark(f domain.Fact) {
 			return
 		}
 		infectious := c.infectiousAt(p, f.OccurredAt)
+		pn := c.ix.numbers[p]
 		for _, v := range c.ix.around(b.CheckpointID, f.OccurredAt) {
-			if v.person == p {
+			if v.person == pn {
 				continue
 			}
+			q := c.ix.ids[v.person]
 			if infectious {
-				c.dirty[v.person] = true
+				c.dirty[q] = true
 			}
-			if !c.dirty[p] && c.infectiousAt(v.person, time.Unix(0, v.at)) {
+			if !c.dirty[p] && c.ix.mayBeCase[v.person] && c.infectiousAt(q, time.Unix(0, v.at)) {
 				c.dirty[p] = true
 			}
 		}
@@ -334,8 +336,10 @@ func (c *Colours) Flush(now time.Time, decide bool) ([]*Row, []domain.ColourAssi
 	j := c.ix.Judge(persons, 0)
 	var more []domain.PersonID
 	for _, p := range persons {
-		if c.setInfectious(p, j.Infectious(p)) {
-			for _, q := range c.ix.Neighbours(p) {
+		old := c.infect[p]
+		if ws := j.Infectious(p); c.setInfectious(p, ws) {
+			// Only co-presence in the windows that came or went matters.
+			for _, q := range c.ix.Neighbours(p, append(slices.Clone(old), ws...)) {
 				if !c.dirty[q] {
 					more = append(more, q)
 				}

@@ -28,6 +28,13 @@ type Index struct {
 	red         map[domain.PersonID][]int32
 	checkpoints map[domain.CheckpointID][]int32
 	visits      map[domain.CheckpointID]*visits
+	// Persons have numbers, in the order the index met them, so that the
+	// co-presence index holds 4 bytes a person and the search around a
+	// visit reads slices, not maps.
+	numbers map[domain.PersonID]int32
+	ids     []domain.PersonID
+	// mayBeCase[n] tells whether person n has a fact in red.
+	mayBeCase []bool
 	// widest is the widest contact window of any policy; feverFloor the
 	// lowest fever threshold.
 	widest     time.Duration
@@ -37,7 +44,7 @@ type Index struct {
 
 type visit struct {
 	at     int64 // unix nanoseconds
-	person domain.PersonID
+	person int32 // the person's number
 	fact   int32
 }
 
@@ -50,7 +57,7 @@ type visits struct {
 func NewIndex(loc *time.Location) *Index {
 	params := domain.DefaultPolicyParams()
 	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
-		red: map[domain.PersonID][]int32{}, checkpoints: map[domain.CheckpointID][]int32{},
+		red: map[domain.PersonID][]int32{}, checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
 		widest: widestWindow(params), feverFloor: params.FeverCelsius}
 }
 
@@ -121,7 +128,7 @@ func (ix *Index) Add(f domain.Fact) {
 			if n := len(v.list); n > 0 && v.list[n-1].at > at {
 				v.sorted = false
 			}
-			v.list = append(v.list, visit{at: at, person: p, fact: i})
+			v.list = append(v.list, visit{at: at, person: ix.number(p), fact: i})
 		}
 	default:
 		ix.position = max(ix.position, f.Ref.Position)
@@ -133,6 +140,7 @@ func (ix *Index) Add(f domain.Fact) {
 	}
 	if len(persons) > 0 && ix.canBeRed(f) {
 		ix.red[persons[0]] = append(ix.red[persons[0]], i)
+		ix.mayBeCase[ix.number(persons[0])] = true
 	}
 	ix.position = max(ix.position, f.Ref.Position)
 }
@@ -158,14 +166,28 @@ func (ix *Index) canBeRed(f domain.Fact) bool {
 // reclassify rebuilds the red lists after the fever threshold fell.
 func (ix *Index) reclassify() {
 	clear(ix.red)
+	clear(ix.mayBeCase)
 	for p, fs := range ix.byPerson {
 		for _, i := range fs {
 			f := ix.facts[i]
 			if ix.canBeRed(f) && personOf(f) == p {
 				ix.red[p] = append(ix.red[p], i)
+				ix.mayBeCase[ix.number(p)] = true
 			}
 		}
 	}
+}
+
+// number returns p's number, giving it one if it has none.
+func (ix *Index) number(p domain.PersonID) int32 {
+	n, ok := ix.numbers[p]
+	if !ok {
+		n = int32(len(ix.ids))
+		ix.numbers[p] = n
+		ix.ids = append(ix.ids, p)
+		ix.mayBeCase = append(ix.mayBeCase, false)
+	}
+	return n
 }
 
 // personOf is the person a fact that can be red is about.
@@ -205,9 +227,9 @@ func (ix *Index) around(cp domain.CheckpointID, t time.Time) []visit {
 }
 
 // Neighbours returns the persons whose colour may depend on p's red
-// intervals: everyone scanned near one of p's visits, and p's reported
-// contacts.
-func (ix *Index) Neighbours(p domain.PersonID) []domain.PersonID {
+// intervals within the given infectious windows: everyone scanned near one
+// of p's visits in them, and p's reported contacts.
+func (ix *Index) Neighbours(p domain.PersonID, windows []domain.Interval) []domain.PersonID {
 	seen := map[domain.PersonID]bool{}
 	var out []domain.PersonID
 	note := func(q domain.PersonID) {
@@ -220,9 +242,9 @@ func (ix *Index) Neighbours(p domain.PersonID) []domain.PersonID {
 		f := ix.facts[i]
 		switch b := f.Body.(type) {
 		case domain.ScanRecorded:
-			if b.Admitted {
+			if b.Admitted && slices.ContainsFunc(windows, func(w domain.Interval) bool { return w.Contains(f.OccurredAt) }) {
 				for _, v := range ix.around(b.CheckpointID, f.OccurredAt) {
-					note(v.person)
+					note(ix.ids[v.person])
 				}
 			}
 		case domain.ContactReported:
@@ -297,8 +319,9 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 				if b.Admitted {
 					// Only a scan of a possible index case can make p a
 					// close contact.
+					pn := ix.numbers[p]
 					for _, v := range ix.around(b.CheckpointID, f.OccurredAt) {
-						if v.person != p && redFacts(v.person) {
+						if v.person != pn && ix.mayBeCase[v.person] && redFacts(ix.ids[v.person]) {
 							take(v.fact)
 						}
 					}
