@@ -109,7 +109,7 @@ func (b *bench) runProjection(ctx context.Context) error {
 	log.Printf("(p) a city of %d people: %d commands over %d days, %d more for the live steps", people, len(history), days, len(feed))
 	var runs []projectionRun
 	for _, store := range []string{"SQLite", "PostgreSQL"} {
-		if store == "PostgreSQL" && !b.pgOK {
+		if !strings.Contains(b.cfg.pStores, store) || store == "PostgreSQL" && !b.pgOK {
 			continue
 		}
 		run := b.projectionOn(ctx, store, history, feed)
@@ -474,12 +474,14 @@ func (b *bench) liveInProcess(ctx context.Context, l *cityLedger, loc *time.Loca
 	done := make(chan error, 1)
 	go func() { done <- r.Consume(ctx, msgs) }()
 	waitCheckpoint(ctx, s, hd.Position)
+	waitIdle(ctx, l.store, s)
 	var steps []lagStep
 	for _, rate := range rates {
 		step, n, err := measureStep(ctx, l, s, feed, rate, 10*time.Second)
 		if err != nil {
 			return steps, err
 		}
+		waitIdle(ctx, l.store, s)
 		steps = append(steps, step)
 		feed = feed[n:]
 		if len(feed) == 0 {
@@ -489,6 +491,23 @@ func (b *bench) liveInProcess(ctx context.Context, l *cityLedger, loc *time.Loca
 	cancel()
 	<-done
 	return steps, nil
+}
+
+// waitIdle waits until the worker's checkpoint has reached the ledger's
+// head and the head has stopped moving (the decisions a first settle makes
+// are events too).
+func waitIdle(ctx context.Context, store eventstore.Store, s *settles) {
+	for ctx.Err() == nil {
+		hd, err := store.Head(ctx)
+		if err != nil {
+			return
+		}
+		waitCheckpoint(ctx, s, hd.Position)
+		time.Sleep(500 * time.Millisecond)
+		if again, err := store.Head(ctx); err != nil || again.Position == hd.Position {
+			return
+		}
+	}
 }
 
 func waitCheckpoint(ctx context.Context, s *settles, pos int64) {
@@ -548,6 +567,7 @@ func (b *bench) liveAcrossProcesses(ctx context.Context, l *cityLedger, feed []d
 	waitCheckpoint(ctx, s, hd.Position)
 	backlogs = append(backlogs, backlogRun{backlog: hd.Position, catchUp: time.Since(t0)})
 	log.Printf("(p) the worker caught up with %d events in %s", hd.Position, time.Since(t0).Round(time.Millisecond))
+	waitIdle(ctx, l.store, s)
 	var steps []lagStep
 	for _, rate := range rates {
 		if len(feed) == 0 {
@@ -560,6 +580,7 @@ func (b *bench) liveAcrossProcesses(ctx context.Context, l *cityLedger, feed []d
 		}
 		steps = append(steps, step)
 		feed = feed[n:]
+		waitIdle(ctx, l.store, s)
 	}
 	// Backlogs: the worker stopped while 100,000 events are appended.
 	stop(worker)

@@ -50,6 +50,7 @@ type config struct {
 	wmBacklogs  string
 	pPeople     int
 	pDays       int
+	pStores     string
 	wmCap       time.Duration
 }
 
@@ -81,6 +82,7 @@ func main() {
 	flag.DurationVar(&cfg.wmCap, "watermill-cap", 3*time.Minute, "longest time the drains of (w) with batches of 1 may take before they are stopped")
 	flag.IntVar(&cfg.pPeople, "projection-people", 100000, "people of the simulated city of (p), the colour projection")
 	flag.IntVar(&cfg.pDays, "projection-days", 14, "days of the city of (p); 2 more days feed its live steps")
+	flag.StringVar(&cfg.pStores, "projection-stores", "SQLite,PostgreSQL", "the stores (p) runs on")
 	flag.StringVar(&cfg.out, "out", "bench/RESULTS.md", "results `file`; its generated section is replaced")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.IntVar(&cfg.workers, "workers", 256, "goroutines appending single events in (a) and (b)")
