@@ -503,7 +503,7 @@ func waitIdle(ctx context.Context, store eventstore.Store, s *settles) {
 			return
 		}
 		waitCheckpoint(ctx, s, hd.Position)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2 * time.Second)
 		if again, err := store.Head(ctx); err != nil || again.Position == hd.Position {
 			return
 		}
