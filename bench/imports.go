@@ -264,28 +264,12 @@ func (b *bench) timeCLI(ctx context.Context, id, store, bin string, limit time.D
 			row.err = fmt.Errorf("keys init: %v: %s", err, out)
 			return row
 		}
-		db := "rl_bench_" + randomSuffix()
-		conn, err := b.pgConnect(ctx, "public")
+		u, drop, err := b.newDatabase(ctx)
 		if err != nil {
 			row.err = err
 			return row
 		}
-		defer func() {
-			conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+db+` WITH (FORCE)`)
-			conn.Close(context.Background())
-		}()
-		if _, err := conn.Exec(ctx, `CREATE DATABASE `+db); err != nil {
-			row.err = err
-			return row
-		}
-		u := b.cfg.dbURL
-		if i := strings.LastIndex(u, "/"); i >= 0 {
-			rest := ""
-			if q := strings.Index(u[i:], "?"); q >= 0 {
-				rest = u[i+q:]
-			}
-			u = u[:i+1] + db + rest
-		}
+		defer drop()
 		dbURL = u
 		env = append(env, "RISKLEDGER_DATABASE_URL="+u, "RISKLEDGER_MASTER_KEY_FILE="+filepath.Join(keys, "master.key"),
 			"RISKLEDGER_HEAD_KEY_FILE="+filepath.Join(keys, "head.key"))
