@@ -522,3 +522,28 @@ func TestDecodeFactAgrees(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeFact: a scan's payload read by DecodeFact, and by
+// encoding/json into the same type.
+func BenchmarkDecodeFact(b *testing.B) {
+	cp, _ := domain.ParseCheckpointID("0b8e2b36-6a3f-4d0e-8a59-4c0f3f6e7d21")
+	payload, err := json.Marshal(scanOf(cp, pid("5f0c6a8e-1b7e-4a53-9d57-2f4e2b8f4a10"), true, ptr(36.5)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("DecodeFact", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := domain.DecodeFact(domain.EventRef{Position: 1}, domain.EvScanRecorded, time.Time{}, time.Time{}, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var s domain.ScanRecorded
+			if err := json.Unmarshal(payload, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
