@@ -16,7 +16,7 @@ import (
 // ledger-wide facts (policies, key areas, checkpoints, retractions).
 //
 // Co-presence is never all-pairs: admitted scans of persons are kept per
-// checkpoint in time order (32 bytes a scan), and a person's neighbours are
+// checkpoint in time order (16 bytes a scan), and a person's neighbours are
 // found by a range search around each of their own visits.
 type Index struct {
 	loc      *time.Location
