@@ -220,7 +220,7 @@ func (b *bench) projectionOn(ctx context.Context, store string, history, feed []
 		r := &projections.Runner{Store: l.store, Colours: c, Model: m}
 		start := time.Now()
 		if err := r.CatchUp(ctx); err == nil {
-			_, err = r.Settle(ctx)
+			err = r.Settle(ctx)
 		}
 		if err != nil {
 			run.err = err

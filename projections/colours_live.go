@@ -235,7 +235,7 @@ func (c *Colours) mark(f domain.Fact) {
 			if infectious {
 				c.dirty[q] = true
 			}
-			if !c.dirty[p] && c.ix.mayBeCase[v.person] && c.infectiousAt(q, time.Unix(0, v.at)) {
+			if !c.dirty[p] && c.ix.mayBeCase(v.person) && c.infectiousAt(q, time.Unix(0, v.at)) {
 				c.dirty[p] = true
 			}
 		}
@@ -249,13 +249,6 @@ func (c *Colours) infectiousAt(p domain.PersonID, t time.Time) bool {
 		}
 	}
 	return false
-}
-
-// Pending tells whether a Flush has persons to re-judge.
-func (c *Colours) Pending() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.everyone || len(c.dirty) > 0
 }
 
 // Due marks the persons whose next boundary is at or before now, and
@@ -307,7 +300,7 @@ func (c *Colours) Flush(now time.Time, decide bool) ([]*Row, []domain.ColourAssi
 		}
 	}
 	if c.everyone {
-		j := c.ix.JudgeAll(0)
+		j := c.ix.JudgeAll()
 		// Everyone any fact names has a row, as in the incremental case.
 		persons := make([]domain.PersonID, 0, len(c.ix.byPerson)+len(c.recorded))
 		for p := range c.ix.byPerson {

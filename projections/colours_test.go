@@ -41,14 +41,18 @@ func TestJudgeReadsTheLedger(t *testing.T) {
 	cough, _ := domain.ParseSymptom("cough")
 	appendFact(domain.EvSymptomsReported, domain.SymptomsReported{PersonID: p, Symptoms: []domain.Symptom{cough}, Source: domain.SymptomSourceSelf})
 
-	facts, pos, err := projections.ReadFacts(ctx, s, 0)
-	if err != nil || pos != 3 || len(facts) != 2 || facts[0].Type != domain.EvPersonRegistered || facts[1].Ref.Position != 3 {
-		t.Fatalf("ReadFacts: %d facts to %d (%v): %+v", len(facts), pos, err, facts)
-	}
-	if facts, pos, _ := projections.ReadFacts(ctx, s, 2); len(facts) != 1 || pos != 2 {
-		t.Fatalf("ReadFacts until 2: %d facts to %d", len(facts), pos)
-	}
 	loc, _ := time.LoadLocation("Asia/Shanghai")
+	c := projections.NewColours(loc)
+	if err := (&projections.Runner{Store: s, Colours: c}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	facts, pos := c.Index().Facts(0), c.Applied()
+	if pos != 3 || len(facts) != 2 || facts[0].Type != domain.EvPersonRegistered || facts[1].Ref.Position != 3 {
+		t.Fatalf("the facts read: %d facts to %d: %+v", len(facts), pos, facts)
+	}
+	if facts := c.Index().Facts(2); len(facts) != 1 {
+		t.Fatalf("the facts up to position 2: %d", len(facts))
+	}
 	j, pos, err := projections.Judge(ctx, s, time.Time{}, loc)
 	if err != nil || pos != 3 {
 		t.Fatalf("Judge: %v at %d", err, pos)

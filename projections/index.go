@@ -19,13 +19,10 @@ import (
 // checkpoint in time order (16 bytes a scan), and a person's neighbours are
 // found by a range search around each of their own visits.
 type Index struct {
-	loc      *time.Location
-	facts    []domain.Fact
-	global   []int32 // policies, key areas, retractions
-	byPerson map[domain.PersonID][]int32
-	// red holds, by person, the facts that can open or end an R1 or R2
-	// interval of theirs: a person without any is never an index case.
-	red         map[domain.PersonID][]int32
+	loc         *time.Location
+	facts       []domain.Fact
+	global      []int32 // policies, key areas, retractions
+	byPerson    map[domain.PersonID][]int32
 	checkpoints map[domain.CheckpointID][]int32
 	visits      map[domain.CheckpointID]*visits
 	// Persons have numbers, in the order the index met them, so that the
@@ -33,8 +30,9 @@ type Index struct {
 	// visit reads slices, not maps.
 	numbers map[domain.PersonID]int32
 	ids     []domain.PersonID
-	// mayBeCase[n] tells whether person n has a fact in red.
-	mayBeCase []bool
+	// red[n] holds the facts that can open or end an R1 or R2 interval of
+	// person n: a person without any is never an index case.
+	red [][]int32
 	// widest is the widest contact window of any policy; feverFloor the
 	// lowest fever threshold.
 	widest     time.Duration
@@ -57,7 +55,7 @@ type visits struct {
 func NewIndex(loc *time.Location) *Index {
 	params := domain.DefaultPolicyParams()
 	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
-		red: map[domain.PersonID][]int32{}, checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
+		checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
 		widest: widestWindow(params), feverFloor: params.FeverCelsius}
 }
 
@@ -72,16 +70,11 @@ func widestWindow(p domain.PolicyParams) time.Duration {
 // Reserve makes room for n more facts.
 func (ix *Index) Reserve(n int) { ix.facts = slices.Grow(ix.facts, n) }
 
-// Position is the ledger position of the last fact added.
-func (ix *Index) Position() int64 { return ix.position }
-
-// Len is the number of facts held.
-func (ix *Index) Len() int { return len(ix.facts) }
-
 // Add appends a fact; facts come in ledger order.
 func (ix *Index) Add(f domain.Fact) {
+	ix.position = max(ix.position, f.Ref.Position)
 	i := int32(len(ix.facts))
-	var persons []domain.PersonID
+	persons := named(f)
 	switch b := f.Body.(type) {
 	case domain.PolicyPublished:
 		ix.global = append(ix.global, i)
@@ -94,31 +87,8 @@ func (ix *Index) Add(f domain.Fact) {
 		ix.global = append(ix.global, i)
 	case domain.CheckpointRegistered:
 		ix.checkpoints[b.CheckpointID] = append(ix.checkpoints[b.CheckpointID], i)
-	case domain.PersonRegistered:
-		persons = []domain.PersonID{b.PersonID}
-	case domain.HealthFormSubmitted:
-		persons = []domain.PersonID{b.PersonID}
-	case domain.SymptomsReported:
-		persons = []domain.PersonID{b.PersonID}
-	case domain.DiagnosisRecorded:
-		persons = []domain.PersonID{b.PersonID}
-	case domain.ColourOverridden:
-		persons = []domain.PersonID{b.PersonID}
-	case domain.ContactReported:
-		persons = []domain.PersonID{b.PersonID}
-		if b.OtherID != b.PersonID {
-			persons = append(persons, b.OtherID)
-		}
 	case domain.ScanRecorded:
-		// Scans of visitors and of other regions' codes name no person the
-		// policy can judge, and no index case: they never count.
-		if b.Subject.Kind != domain.SubjectPerson {
-			ix.position = max(ix.position, f.Ref.Position)
-			return
-		}
-		p := b.Subject.PersonID
-		persons = []domain.PersonID{p}
-		if b.Admitted {
+		if b.Admitted && len(persons) > 0 {
 			v := ix.visits[b.CheckpointID]
 			if v == nil {
 				v = &visits{sorted: true}
@@ -128,21 +98,63 @@ func (ix *Index) Add(f domain.Fact) {
 			if n := len(v.list); n > 0 && v.list[n-1].at > at {
 				v.sorted = false
 			}
-			v.list = append(v.list, visit{at: at, person: ix.number(p), fact: i})
+			v.list = append(v.list, visit{at: at, person: ix.number(persons[0]), fact: i})
 		}
-	default:
-		ix.position = max(ix.position, f.Ref.Position)
+	}
+	if len(persons) == 0 && !ledgerWide(f) {
+		// It names no person the policy judges: a scan of a visitor or of
+		// another region's code, or an event the policy does not read.
 		return
 	}
 	ix.facts = append(ix.facts, f)
 	for _, p := range persons {
 		ix.byPerson[p] = append(ix.byPerson[p], i)
+		ix.number(p)
 	}
-	if len(persons) > 0 && ix.canBeRed(f) {
-		ix.red[persons[0]] = append(ix.red[persons[0]], i)
-		ix.mayBeCase[ix.number(persons[0])] = true
+	ix.classify(i)
+}
+
+// ledgerWide tells the facts that concern everyone, or a checkpoint.
+func ledgerWide(f domain.Fact) bool {
+	switch f.Body.(type) {
+	case domain.PolicyPublished, domain.KeyAreaDesignated, domain.KeyAreaLifted, domain.FactRetracted, domain.CheckpointRegistered:
+		return true
 	}
-	ix.position = max(ix.position, f.Ref.Position)
+	return false
+}
+
+// named returns the persons a fact names, the one whose fact it is first.
+func named(f domain.Fact) []domain.PersonID {
+	switch b := f.Body.(type) {
+	case domain.PersonRegistered:
+		return []domain.PersonID{b.PersonID}
+	case domain.HealthFormSubmitted:
+		return []domain.PersonID{b.PersonID}
+	case domain.SymptomsReported:
+		return []domain.PersonID{b.PersonID}
+	case domain.DiagnosisRecorded:
+		return []domain.PersonID{b.PersonID}
+	case domain.ColourOverridden:
+		return []domain.PersonID{b.PersonID}
+	case domain.ContactReported:
+		if b.OtherID == b.PersonID {
+			return []domain.PersonID{b.PersonID}
+		}
+		return []domain.PersonID{b.PersonID, b.OtherID}
+	case domain.ScanRecorded:
+		if b.Subject.Kind == domain.SubjectPerson {
+			return []domain.PersonID{b.Subject.PersonID}
+		}
+	}
+	return nil
+}
+
+// classify notes fact i in its person's red facts if it can be red.
+func (ix *Index) classify(i int32) {
+	if f := ix.facts[i]; ix.canBeRed(f) {
+		n := ix.number(named(f)[0])
+		ix.red[n] = append(ix.red[n], i)
+	}
 }
 
 // canBeRed tells whether a fact can open or end an R1 or R2 interval (the
@@ -166,15 +178,8 @@ func (ix *Index) canBeRed(f domain.Fact) bool {
 // reclassify rebuilds the red lists after the fever threshold fell.
 func (ix *Index) reclassify() {
 	clear(ix.red)
-	clear(ix.mayBeCase)
-	for p, fs := range ix.byPerson {
-		for _, i := range fs {
-			f := ix.facts[i]
-			if ix.canBeRed(f) && personOf(f) == p {
-				ix.red[p] = append(ix.red[p], i)
-				ix.mayBeCase[ix.number(p)] = true
-			}
-		}
+	for i := range ix.facts {
+		ix.classify(int32(i))
 	}
 }
 
@@ -185,25 +190,14 @@ func (ix *Index) number(p domain.PersonID) int32 {
 		n = int32(len(ix.ids))
 		ix.numbers[p] = n
 		ix.ids = append(ix.ids, p)
-		ix.mayBeCase = append(ix.mayBeCase, false)
+		ix.red = append(ix.red, nil)
 	}
 	return n
 }
 
-// personOf is the person a fact that can be red is about.
-func personOf(f domain.Fact) domain.PersonID {
-	switch b := f.Body.(type) {
-	case domain.SymptomsReported:
-		return b.PersonID
-	case domain.DiagnosisRecorded:
-		return b.PersonID
-	case domain.HealthFormSubmitted:
-		return b.PersonID
-	case domain.ScanRecorded:
-		return b.Subject.PersonID
-	}
-	return domain.PersonID{}
-}
+// mayBeCase tells whether person n has a fact that can make them an index
+// case.
+func (ix *Index) mayBeCase(n int32) bool { return len(ix.red[n]) > 0 }
 
 // around returns the admitted scans at cp within the widest contact window
 // of t.
@@ -264,9 +258,9 @@ func (ix *Index) Facts(until int64) []domain.Fact {
 	return ix.facts[:n]
 }
 
-// JudgeAll evaluates every fact up to position until (0: all).
-func (ix *Index) JudgeAll(until int64) *domain.Judgement {
-	return domain.Evaluate(ix.Facts(until), time.Time{}, ix.loc)
+// JudgeAll evaluates every fact.
+func (ix *Index) JudgeAll() *domain.Judgement {
+	return domain.Evaluate(ix.facts, time.Time{}, ix.loc)
 }
 
 // Judge evaluates only what the colours of persons depend on, among the
@@ -286,8 +280,8 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 	}
 	// redFacts takes the facts that may make q an index case, once, and
 	// tells whether there are any.
-	red := map[domain.PersonID]bool{}
-	redFacts := func(q domain.PersonID) bool {
+	red := map[int32]bool{}
+	redFacts := func(q int32) bool {
 		has, seen := red[q]
 		if !seen {
 			for _, i := range ix.red[q] {
@@ -321,7 +315,7 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 					// close contact.
 					pn := ix.numbers[p]
 					for _, v := range ix.around(b.CheckpointID, f.OccurredAt) {
-						if v.person != pn && ix.mayBeCase[v.person] && redFacts(ix.ids[v.person]) {
+						if v.person != pn && ix.mayBeCase(v.person) && redFacts(v.person) {
 							take(v.fact)
 						}
 					}
@@ -331,7 +325,7 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 				if other == p {
 					other = b.PersonID
 				}
-				redFacts(other)
+				redFacts(ix.numbers[other])
 			}
 		}
 	}

@@ -107,33 +107,41 @@ func (r *Runner) Deliver(ctx context.Context, e eventstore.Event) error {
 	if !errors.As(err, &gap) {
 		return err
 	}
-	for r.Colours.Applied() < e.Position-1 {
-		evs, err := r.Store.ReadAll(ctx, r.Colours.Applied(), int(min(10000, e.Position-1-r.Colours.Applied())))
+	if err := readInto(ctx, r.Store, r.Colours, e.Position-1); err != nil {
+		return err
+	}
+	return r.Colours.Apply(e)
+}
+
+// readInto applies the events the store holds after the projection's last
+// one, up to position until.
+func readInto(ctx context.Context, store eventstore.Store, c *Colours, until int64) error {
+	for c.Applied() < until {
+		evs, err := store.ReadAll(ctx, c.Applied(), int(min(10000, until-c.Applied())))
 		if err != nil {
 			return err
 		}
 		if len(evs) == 0 {
-			return fmt.Errorf("position %d was delivered but the ledger ends at %d", e.Position, r.Colours.Applied())
+			return fmt.Errorf("position %d is wanted but the ledger ends at %d", until, c.Applied())
 		}
-		if err := r.Colours.ApplyAll(evs); err != nil {
+		if err := c.ApplyAll(evs); err != nil {
 			return err
 		}
 	}
-	return r.Colours.Apply(e)
+	return nil
 }
 
 // Settle writes the rows the events applied so far change, with the
 // checkpoint, in one transaction; and, when the projection is within
 // NearHead events of the ledger's head, records the colour decisions of
-// every person judged since the last decisions. It tells whether it
-// decided. (A projection far behind, replaying history, leaves decisions
+// every person judged since the last decisions. (A projection far behind, replaying history, leaves decisions
 // to when it is near the head: the ledger may already record them further
 // on. Should one still be decided twice, its stream's version refuses the
 // second and the runner reads the first back.)
-func (r *Runner) Settle(ctx context.Context) (bool, error) {
+func (r *Runner) Settle(ctx context.Context) error {
 	head, err := r.Store.Head(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	applied := r.Colours.Applied()
 	decide := r.Decide && head.Position-applied <= NearHead
@@ -142,10 +150,10 @@ func (r *Runner) Settle(ctx context.Context) (bool, error) {
 	rows, decisions := r.Colours.Flush(now, decide)
 	if r.Model != nil {
 		if err := r.Model.Save(ctx, applied, rows); err != nil {
-			return decide, fmt.Errorf("save the colour read model at position %d: %w", applied, err)
+			return fmt.Errorf("save the colour read model at position %d: %w", applied, err)
 		}
 	}
-	return decide, r.record(ctx, decisions)
+	return r.record(ctx, decisions)
 }
 
 // NearHead is how close to the ledger's head a projection decides colours.
@@ -228,7 +236,7 @@ func (r *Runner) Consume(ctx context.Context, msgs <-chan *message.Message) erro
 	if err := r.CatchUp(ctx); err != nil {
 		return err
 	}
-	if _, err := r.Settle(ctx); err != nil {
+	if err := r.Settle(ctx); err != nil {
 		return err
 	}
 	due := time.NewTimer(r.untilDue())
@@ -262,7 +270,7 @@ func (r *Runner) Consume(ctx context.Context, msgs <-chan *message.Message) erro
 		case <-due.C:
 		}
 		settled = r.Colours.Applied()
-		if _, err := r.Settle(ctx); err != nil {
+		if err := r.Settle(ctx); err != nil {
 			return err
 		}
 		due.Reset(r.untilDue())

@@ -134,7 +134,7 @@ func TestLiveThroughWatermillEqualsRebuild(t *testing.T) {
 		if err := rebuild.CatchUp(bg); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := rebuild.Settle(bg); err != nil {
+		if err := rebuild.Settle(bg); err != nil {
 			t.Fatal(err)
 		}
 		a, _ := live.Model.Rows(bg)
@@ -224,7 +224,7 @@ func TestDeliveryOutOfOrderAndTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []*projections.Runner{shuffled, inOrder} {
-		if _, err := r.Settle(ctx); err != nil {
+		if err := r.Settle(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -275,7 +275,7 @@ func TestBoundariesPassedWhileDownAreRecordedAtTheirDueTimes(t *testing.T) {
 		if err := r.CatchUp(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Settle(ctx); err != nil {
+		if err := r.Settle(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

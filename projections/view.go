@@ -24,14 +24,8 @@ func (v *View) ColourAt(ctx context.Context, p domain.PersonID, at time.Time) (d
 	if err != nil {
 		return domain.Colour{}, 0, err
 	}
-	for v.Colours.Applied() < head.Position {
-		evs, err := v.Store.ReadAll(ctx, v.Colours.Applied(), 10000)
-		if err != nil {
-			return domain.Colour{}, 0, err
-		}
-		if err := v.Colours.ApplyAll(evs); err != nil {
-			return domain.Colour{}, 0, err
-		}
+	if err := readInto(ctx, v.Store, v.Colours, head.Position); err != nil {
+		return domain.Colour{}, 0, err
 	}
 	a, pos := v.Colours.ColourAt(p, at)
 	return a.Colour, pos, nil

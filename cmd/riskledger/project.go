@@ -124,7 +124,7 @@ func runRebuild(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err := r.CatchUp(ctx); err != nil {
 		return err
 	}
-	if _, err := r.Settle(ctx); err != nil {
+	if err := r.Settle(ctx); err != nil {
 		return err
 	}
 	rows, err := model.Rows(ctx)
