@@ -223,6 +223,25 @@ func (j *Judgement) Infectious(p PersonID) []Interval {
 	return out
 }
 
+// InfectiousAt tells whether p is an index case in an infectious window at
+// t.
+func (j *Judgement) InfectiousAt(p PersonID, t time.Time) bool {
+	return slices.ContainsFunc(j.windows[p], func(w window) bool { return w.contains(t) })
+}
+
+// CausedBy returns the yellow interval of p that index case c caused
+// through the events refs (the two scans of Y1, a contact record of Y2),
+// if the policy made one.
+func (j *Judgement) CausedBy(p, c PersonID, refs ...EventRef) (Interval, bool) {
+	for _, iv := range j.intervals[p] {
+		if (iv.Rule == RuleY1 || iv.Rule == RuleY2) && iv.Case == c &&
+			!slices.ContainsFunc(refs, func(r EventRef) bool { return !slices.Contains(iv.Events, r) }) {
+			return iv, true
+		}
+	}
+	return Interval{}, false
+}
+
 // Boundaries returns the times after from at which p's colour may change:
 // the starts and ends of p's intervals and overrides, in order.
 func (j *Judgement) Boundaries(p PersonID, from time.Time) []time.Time {
@@ -242,19 +261,22 @@ func (j *Judgement) Boundaries(p PersonID, from time.Time) []time.Time {
 // facts recorded after it, and facts retracted at or before it, do not
 // count. A zero known counts every fact. loc is the zone of day boundaries.
 func Evaluate(facts []Fact, known time.Time, loc *time.Location) *Judgement {
-	e := newEvaluation(facts, known, loc)
+	return EvaluateWith(facts, known, loc, nil)
+}
+
+// EvaluateWith is Evaluate under another policy: with a nil policy, the
+// ledger's own versions; else policy's parameters at all times, whatever
+// the ledger published (`whatif`).
+func EvaluateWith(facts []Fact, known time.Time, loc *time.Location, policy *PolicyParams) *Judgement {
+	policies := NewPolicies()
+	if policy != nil {
+		policies = FixedPolicy(*policy)
+	}
+	e := newEvaluation(facts, known, loc, policies)
 	e.red()
 	windows := e.windows()
 	e.yellow(windows)
 	return &Judgement{intervals: e.out, windows: windows, overrides: e.overrides, registered: e.registered}
-}
-
-// policyVersion is a published policy in force from its effective time.
-type policyVersion struct {
-	version  int
-	from     time.Time
-	params   PolicyParams
-	position int64
 }
 
 type keyAreaChange struct {
@@ -267,7 +289,7 @@ type evaluation struct {
 	loc        *time.Location
 	feverFloor float64 // the lowest fever threshold of any policy
 	facts      []Fact
-	policies   []policyVersion
+	policies   *Policies
 	keyAreas   map[string][]keyAreaChange // by upper-cased region
 	registered map[PersonID]bool
 	kinds      map[CheckpointID]CheckpointKind
@@ -276,8 +298,8 @@ type evaluation struct {
 	overrides  map[PersonID][]Interval
 }
 
-func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation {
-	e := &evaluation{loc: loc, keyAreas: map[string][]keyAreaChange{}, registered: map[PersonID]bool{},
+func newEvaluation(all []Fact, known time.Time, loc *time.Location, policies *Policies) *evaluation {
+	e := &evaluation{loc: loc, policies: policies, keyAreas: map[string][]keyAreaChange{}, registered: map[PersonID]bool{},
 		kinds: map[CheckpointID]CheckpointKind{}, releases: map[PersonID][]Fact{},
 		out: map[PersonID][]Interval{}, overrides: map[PersonID][]Interval{}}
 	counts := func(f Fact) bool { return known.IsZero() || !f.RecordedAt.After(known) }
@@ -287,7 +309,6 @@ func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation 
 			retracted[r.EventID] = true
 		}
 	}
-	e.policies = []policyVersion{{version: 1, params: DefaultPolicyParams()}}
 	// Every fact counts, in the common case: then they are read in place.
 	every := known.IsZero() && len(retracted) == 0
 	if every {
@@ -304,7 +325,7 @@ func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation 
 		}
 		switch b := f.Body.(type) {
 		case PolicyPublished:
-			e.policies = append(e.policies, policyVersion{version: b.Version, from: b.EffectiveFrom, params: b.Params, position: f.Ref.Position})
+			e.policies.Publish(b, f.Ref.Position)
 		case KeyAreaDesignated:
 			k := strings.ToUpper(b.Region.String())
 			e.keyAreas[k] = append(e.keyAreas[k], keyAreaChange{from: b.From, designated: true, position: f.Ref.Position})
@@ -324,27 +345,15 @@ func newEvaluation(all []Fact, known time.Time, loc *time.Location) *evaluation 
 				From: f.OccurredAt, Until: b.Until.UTC(), Events: []EventRef{f.Ref}, opened: f.Ref.Position, Policy: e.paramsVersion(f.OccurredAt)})
 		}
 	}
-	e.feverFloor = e.policies[0].params.FeverCelsius
-	for _, pv := range e.policies {
-		e.feverFloor = min(e.feverFloor, pv.params.FeverCelsius)
-	}
+	e.feverFloor = e.policies.FeverFloor()
 	for _, rs := range e.releases {
 		slices.SortStableFunc(rs, func(a, b Fact) int { return a.OccurredAt.Compare(b.OccurredAt) })
 	}
 	return e
 }
 
-// params returns the policy in force at t (the latest effective time at or
-// before t; ties: the later in the ledger).
-func (e *evaluation) params(t time.Time) (PolicyParams, int) {
-	best := e.policies[0]
-	for _, p := range e.policies[1:] {
-		if !p.from.After(t) && (p.from.After(best.from) || p.from.Equal(best.from) && p.position > best.position) {
-			best = p
-		}
-	}
-	return best.params, best.version
-}
+// params returns the policy in force at t and its version.
+func (e *evaluation) params(t time.Time) (PolicyParams, int) { return e.policies.At(t) }
 
 func (e *evaluation) paramsVersion(t time.Time) int { _, v := e.params(t); return v }
 
@@ -508,13 +517,7 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 
 	// Y1: counted scans by checkpoint, in time order; expand only around
 	// scans of index cases in their windows.
-	maxWindow := time.Duration(0)
-	for _, pv := range e.policies {
-		maxWindow = max(maxWindow, pv.params.ContactWindow)
-		for _, d := range pv.params.ContactWindowByKind {
-			maxWindow = max(maxWindow, d)
-		}
-	}
+	maxWindow := e.policies.WidestWindow()
 	// Scans of visitors and of other regions' codes are neither index
 	// cases nor registered persons: only scans of persons can count.
 	byCheckpoint := map[CheckpointID][]scan{}
@@ -542,11 +545,7 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 				}
 				later := maxTime(s.at, o.at)
 				params, version := e.params(later)
-				limit := params.ContactWindow
-				if d, ok := params.ContactWindowByKind[e.kinds[cp]]; ok {
-					limit = d
-				}
-				if absDuration(s.at.Sub(o.at)) > limit {
+				if absDuration(s.at.Sub(o.at)) > params.ContactWindowFor(e.kinds[cp]) {
 					continue
 				}
 				addY(o.person, Interval{Rule: RuleY1, Colour: Yellow, From: later, Until: later.Add(params.Observation),
@@ -571,8 +570,8 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 	}
 	days := map[dayKey]*daySum{}
 	var order []dayKey
-	for _, ep := range e.episodes() {
-		b, f := ep.contact, ep.last
+	for _, ep := range Episodes(e.facts, e.policies) {
+		b, f := ep.Contact, ep.Last
 		for _, pair := range [][2]PersonID{{b.PersonID, b.OtherID}, {b.OtherID, b.PersonID}} {
 			c, o := pair[0], pair[1]
 			w, ok := inWindow(c, b.Start)
@@ -595,7 +594,7 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 			if d.end.IsZero() || end.After(d.end) {
 				d.end, d.last = end, f
 			}
-			d.events = append(d.events, ep.events...)
+			d.events = append(d.events, ep.Events...)
 		}
 	}
 	for _, k := range order {
@@ -638,52 +637,6 @@ func (e *evaluation) yellow(windows map[PersonID][]window) {
 				slices.CompareFunc(a.Events, b.Events, func(x, y EventRef) int { return cmp.Compare(x.Position, y.Position) }))
 		})
 	}
-}
-
-// episode is a reported contact: an interview's, or sensor records of one
-// pair merged while they are at most merge_gap apart.
-type episode struct {
-	contact ContactReported // Start and End span the episode
-	last    Fact            // the fact of its latest end
-	events  []EventRef
-}
-
-func (e *evaluation) episodes() []episode {
-	var out []episode
-	open := map[[2]PersonID]int{} // a pair's sensor episode being merged → its index
-	var sensors []Fact
-	for _, f := range e.facts {
-		b, ok := f.Body.(ContactReported)
-		switch {
-		case !ok:
-		case b.Source == ContactSensor:
-			sensors = append(sensors, f)
-		default:
-			out = append(out, episode{contact: b, last: f, events: []EventRef{f.Ref}})
-		}
-	}
-	slices.SortStableFunc(sensors, func(a, b Fact) int {
-		return a.Body.(ContactReported).Start.Compare(b.Body.(ContactReported).Start)
-	})
-	for _, f := range sensors {
-		b := f.Body.(ContactReported)
-		pair := [2]PersonID{b.PersonID, b.OtherID}
-		if strings.Compare(pair[0].String(), pair[1].String()) > 0 {
-			pair[0], pair[1] = pair[1], pair[0]
-		}
-		params, _ := e.params(f.OccurredAt)
-		if i, ok := open[pair]; ok && !b.Start.After(out[i].contact.End.Add(params.MergeGap)) {
-			ep := &out[i]
-			if b.End.After(ep.contact.End) {
-				ep.contact.End, ep.last = b.End, f
-			}
-			ep.events = append(ep.events, f.Ref)
-			continue
-		}
-		open[pair] = len(out)
-		out = append(out, episode{contact: b, last: f, events: []EventRef{f.Ref}})
-	}
-	return out
 }
 
 func maxTime(a, b time.Time) time.Time {

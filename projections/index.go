@@ -32,7 +32,8 @@ type Index struct {
 	ids     []domain.PersonID
 	// red[n] holds the facts that can open or end an R1 or R2 interval of
 	// person n: a person without any is never an index case.
-	red [][]int32
+	red      [][]int32
+	policies *domain.Policies
 	// widest is the widest contact window of any policy; feverFloor the
 	// lowest fever threshold.
 	widest     time.Duration
@@ -53,18 +54,10 @@ type visits struct {
 
 // NewIndex returns an empty index whose day boundaries fall in loc.
 func NewIndex(loc *time.Location) *Index {
-	params := domain.DefaultPolicyParams()
+	ps := domain.NewPolicies()
 	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
 		checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
-		widest: widestWindow(params), feverFloor: params.FeverCelsius}
-}
-
-func widestWindow(p domain.PolicyParams) time.Duration {
-	w := p.ContactWindow
-	for _, d := range p.ContactWindowByKind {
-		w = max(w, d)
-	}
-	return w
+		policies: ps, widest: ps.WidestWindow(), feverFloor: ps.FeverFloor()}
 }
 
 // Reserve makes room for n more facts.
@@ -78,9 +71,10 @@ func (ix *Index) Add(f domain.Fact) {
 	switch b := f.Body.(type) {
 	case domain.PolicyPublished:
 		ix.global = append(ix.global, i)
-		ix.widest = max(ix.widest, widestWindow(b.Params))
-		if b.Params.FeverCelsius < ix.feverFloor {
-			ix.feverFloor = b.Params.FeverCelsius
+		ix.policies.Publish(b, f.Ref.Position)
+		ix.widest = ix.policies.WidestWindow()
+		if floor := ix.policies.FeverFloor(); floor < ix.feverFloor {
+			ix.feverFloor = floor
 			defer ix.reclassify()
 		}
 	case domain.KeyAreaDesignated, domain.KeyAreaLifted, domain.FactRetracted:
