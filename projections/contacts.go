@@ -2,6 +2,7 @@ package projections
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -82,6 +83,17 @@ type Span time.Duration
 // MarshalJSON writes the span as a Go duration string.
 func (s Span) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Duration(s).String() + `"`), nil
+}
+
+// UnmarshalJSON reads a Go duration string.
+func (s *Span) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(str)
+	*s = Span(d)
+	return err
 }
 
 // Exposure is one contact of Person with Other.

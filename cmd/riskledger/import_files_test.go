@@ -12,7 +12,8 @@ import (
 // rows of which 138,951 are distinct, by 7,115 users at 21,509 venues; the
 // Foursquare NYC subset (Yang et al., IEEE TSMC 2015) 137,732 rows of
 // which 137,586 are distinct, by 1,083 users at 25,807 venues; the Lyon hospital file (Vanhems et al., PLoS ONE 2013)
-// 32,424 records of 75 people.
+// 32,424 records of 75 people. Then it asks the contact queries about
+// what it imported (checkContactQueries).
 func TestImportWholeFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports about 340,000 rows per store; run without -short")
@@ -39,5 +40,6 @@ func TestImportWholeFiles(t *testing.T) {
 		if code, out, _ := l.run(t, "verify"); code != 0 || !strings.Contains(out, "OK: ") {
 			t.Fatalf("verify: %d %q", code, out)
 		}
+		checkContactQueries(t, l)
 	})
 }

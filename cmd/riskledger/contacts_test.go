@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/riskledger/riskledger/projections"
+)
+
+// The index cases of the Gowalla check-in data (Cho et al., KDD 2011) the
+// contact tests mark: pairs of users who often checked in at the same
+// venue within 30 minutes, each reporting fever a day or two after an onset
+// in the middle of such a run, and one who did so alone.
+var gowallaCases = []struct{ user, at, onset string }{
+	{"1546", "2010-04-11T12:00:00Z", "2010-04-09"},
+	{"2197", "2010-04-11T13:00:00Z", "2010-04-09"},
+	{"3121", "2010-10-02T12:00:00Z", "2010-09-30"},
+	{"3440", "2010-10-03T12:00:00Z", "2010-10-01"},
+	{"6155", "2010-04-10T12:00:00Z", "2010-04-09"},
+}
+
+// checkContactQueries runs after TestImportWholeFiles has imported the
+// whole Gowalla and Lyon hospital files into l. The hospital figures are
+// the paper's (Vanhems et al., PLoS ONE 2013): 75 people, 1,139 pairs and
+// 14,037 contacts once records of a pair at most 20 s apart are merged.
+// On PostgreSQL, contacts, chain (both ways) and clusters over the Gowalla
+// scans and a handful of symptom reports must give what independent SQL
+// over the ledger's own events table gives.
+func checkContactQueries(t *testing.T, l ledger) {
+	var stats projections.ContactStats
+	runJSON(t, l, &stats, "contacts", "stats", "--json")
+	if want := (projections.ContactStats{People: 75, Pairs: 1139, Episodes: 14037, SensorRecords: 32424}); stats != want {
+		t.Errorf("contacts stats: %+v, want %+v", stats, want)
+	}
+
+	file := filepath.Join("..", "..", "..", "shared", "data", "checkins", "gowalla_nyc_checkins.tsv.gz")
+	person := func(user string) string { return datasetID(datasetName("gowalla", file), "person", user).String() }
+	var lines []string
+	for _, c := range gowallaCases {
+		lines = append(lines, fmt.Sprintf(`{"command":"report_symptoms","at":%q,"person_id":%q,"symptoms":["fever"],"onset":%q,"source":"clinic"}`,
+			c.at, person(c.user), c.onset))
+	}
+	reports := filepath.Join(t.TempDir(), "reports.jsonl")
+	os.WriteFile(reports, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	if code, out, errs := l.run(t, "import", reports); code != 0 {
+		t.Fatalf("import of the symptom reports: %d %q %q", code, out, errs)
+	}
+
+	root := person("1546")
+	var contacts []projections.Exposure
+	runJSON(t, l, &contacts, "contacts", root, "--json")
+	var down, up projections.Chain
+	runJSON(t, l, &down, "chain", root, "--depth", "3", "--json")
+	runJSON(t, l, &up, "chain", root, "--depth", "3", "--upstream", "--json")
+	var clusters []projections.Cluster
+	runJSON(t, l, &clusters, "clusters", "--json")
+	if len(contacts) < 100 || len(down.Nodes) < 20 || len(up.Nodes) < 20 || len(clusters) < 3 {
+		t.Fatalf("too little to compare: %d contacts, chains of %d and %d, %d clusters", len(contacts), len(down.Nodes), len(up.Nodes), len(clusters))
+	}
+	url := ""
+	for i, a := range l.args {
+		if a == "--database-url" {
+			url = l.args[i+1]
+		}
+	}
+	if url == "" {
+		return // the SQL below is PostgreSQL's
+	}
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	query := func(sql string, args ...any) []string {
+		t.Helper()
+		rows, err := db.Query(ctx, sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+			vals, err := r.Values()
+			var f []string
+			for _, v := range vals {
+				if tm, ok := v.(time.Time); ok {
+					v = tm.UTC().Format(time.RFC3339)
+				}
+				f = append(f, fmt.Sprint(v))
+			}
+			return strings.Join(f, " "), err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// Admitted scans of persons, and every pair of them at one venue at
+	// most 30 minutes apart, at the later scan's time.
+	const scans = `scans AS (
+		SELECT payload->'subject'->>'person_id' AS person, payload->>'checkpoint_id' AS cp, occurred_at AS at
+		FROM events
+		WHERE type = 'ScanRecorded' AND (payload->>'admitted')::boolean AND payload->'subject'->>'kind' = 'person'
+	), exposures AS (
+		SELECT a.person AS p, b.person AS q, greatest(a.at, b.at) AS at, a.cp
+		FROM scans a JOIN scans b ON a.cp = b.cp AND a.person <> b.person
+			AND b.at BETWEEN a.at - interval '30 minutes' AND a.at + interval '30 minutes'
+	)`
+
+	var got []string
+	for _, e := range contacts {
+		got = append(got, fmt.Sprintf("%s %s %s", e.Other, e.Place.CheckpointID, e.At.UTC().Format(time.RFC3339)))
+	}
+	slices.Sort(got)
+	compare(t, "contacts of user 1546", got, query(`WITH `+scans+` SELECT q, cp, at FROM exposures WHERE p = $1`, root))
+
+	// Time-respecting paths, 3 exposures deep: each next exposure at or
+	// after the one before (upstream: at or before); per person the
+	// fewest exposures and the earliest (upstream: latest) arrival.
+	for _, ch := range []struct {
+		name  string
+		chain projections.Chain
+		sql   string
+	}{
+		{"downstream chain", down, `WITH RECURSIVE ` + scans + `, chain(person, at, depth) AS (
+			SELECT $1::text, '-infinity'::timestamptz, 0
+			UNION
+			SELECT e.q, e.at, c.depth + 1 FROM chain c JOIN exposures e ON e.p = c.person AND e.at >= c.at WHERE c.depth < 3
+		) SELECT person, min(depth), min(at) FROM chain WHERE person <> $1 GROUP BY person`},
+		{"upstream chain", up, `WITH RECURSIVE ` + scans + `, chain(person, at, depth) AS (
+			SELECT $1::text, 'infinity'::timestamptz, 0
+			UNION
+			SELECT e.q, e.at, c.depth + 1 FROM chain c JOIN exposures e ON e.p = c.person AND e.at <= c.at WHERE c.depth < 3
+		) SELECT person, min(depth), max(at) FROM chain WHERE person <> $1 GROUP BY person`},
+	} {
+		var got []string
+		for _, n := range ch.chain.Nodes[1:] {
+			got = append(got, fmt.Sprintf("%s %d %s", n.Person, n.Depth, n.At.UTC().Format(time.RFC3339)))
+		}
+		slices.Sort(got)
+		compare(t, ch.name, got, query(ch.sql, root))
+	}
+
+	// Clusters: the cases' scans in their infectious windows (from 48 h
+	// before the onset day, Asia/Shanghai, to 14 days after the report),
+	// grouped per venue while consecutive ones are at most 30 minutes
+	// apart; groups of two or more cases, with everyone else scanned
+	// within 30 minutes of one of their visits.
+	got = nil
+	for _, c := range clusters {
+		var cases []string
+		for _, k := range c.Cases {
+			cases = append(cases, k.Person.String())
+		}
+		var exposed []string
+		for _, p := range c.Exposed {
+			exposed = append(exposed, p.String())
+		}
+		slices.Sort(cases)
+		slices.Sort(exposed)
+		got = append(got, fmt.Sprintf("%s %s %s %s %s", c.Place.CheckpointID, c.From.UTC().Format(time.RFC3339), c.To.UTC().Format(time.RFC3339),
+			strings.Join(cases, ","), strings.Join(exposed, ",")))
+	}
+	slices.Sort(got)
+	want := query(`WITH `+scans+`, windows AS (
+		SELECT payload->>'person_id' AS person,
+			((payload->>'onset')::date::timestamp AT TIME ZONE 'Asia/Shanghai') - interval '48 hours' AS wfrom,
+			occurred_at + interval '336 hours' AS wto
+		FROM events WHERE type = 'SymptomsReported'
+	), case_visits AS (
+		SELECT DISTINCT s.cp, s.at, s.person FROM scans s JOIN windows w ON w.person = s.person AND s.at >= w.wfrom AND s.at < w.wto
+	), marked AS (
+		SELECT *, CASE WHEN at - lag(at) OVER (PARTITION BY cp ORDER BY at) <= interval '30 minutes' THEN 0 ELSE 1 END AS starts FROM case_visits
+	), grouped AS (
+		SELECT *, sum(starts) OVER (PARTITION BY cp ORDER BY at ROWS UNBOUNDED PRECEDING) AS g FROM marked
+	), clusters AS (
+		SELECT cp, g, min(at) AS cfrom, max(at) AS cto, array_agg(DISTINCT person) AS cases
+		FROM grouped GROUP BY cp, g HAVING count(DISTINCT person) >= 2
+	)
+	SELECT c.cp, c.cfrom, c.cto, c.cases, coalesce((
+		SELECT array_agg(DISTINCT s.person) FROM grouped v JOIN scans s ON s.cp = v.cp
+			AND s.at BETWEEN v.at - interval '30 minutes' AND v.at + interval '30 minutes'
+		WHERE v.cp = c.cp AND v.g = c.g AND NOT s.person = ANY(c.cases)), '{}')
+	FROM clusters c`)
+	for i, w := range want {
+		// Arrays come back as [a b]: sort their members as the clusters' are.
+		f := strings.SplitN(w, " [", 3)
+		var parts []string
+		for _, a := range f[1:] {
+			m := strings.Fields(strings.TrimSuffix(strings.TrimSpace(a), "]"))
+			slices.Sort(m)
+			parts = append(parts, strings.Join(m, ","))
+		}
+		want[i] = f[0] + " " + strings.Join(parts, " ")
+	}
+	slices.Sort(want)
+	compare(t, "clusters", got, want)
+}
+
+// runJSON runs a command that prints JSON and decodes it into v.
+func runJSON(t *testing.T, l ledger, v any, args ...string) {
+	t.Helper()
+	code, out, errs := l.run(t, args...)
+	if code != 0 {
+		t.Fatalf("%s: %d %q", strings.Join(args, " "), code, errs)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%s: %v in %.300q", strings.Join(args, " "), err, out)
+	}
+}
+
+// compare reports the lines only one side has.
+func compare(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if slices.Equal(got, want) {
+		t.Logf("%s: %d rows agree with SQL", what, len(got))
+		return
+	}
+	only := func(a, b []string) []string {
+		var out []string
+		for _, x := range a {
+			if _, ok := slices.BinarySearch(b, x); !ok {
+				out = append(out, x)
+			}
+		}
+		return out[:min(len(out), 5)]
+	}
+	t.Errorf("%s: %d rows, SQL %d; only ours: %q; only SQL's: %q", what, len(got), len(want), only(got, want), only(want, got))
+}
