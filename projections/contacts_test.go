@@ -137,8 +137,8 @@ func TestChainFollowsOnlyTimeRespectingPaths(t *testing.T) {
 func TestContactsListEveryExposureAndWhatItCaused(t *testing.T) {
 	w := newTown(t, "a b c d", "x")
 	w.scan("x", "10:00", "a")
-	w.scan("x", "10:20", "b")      // 20 min after a: a close contact
-	w.scan("x", "10:31", "c")      // 31 min after a: not; 11 min after b: yes
+	w.scan("x", "10:20", "b")                                                                                        // 20 min after a: a close contact
+	w.scan("x", "10:31", "c")                                                                                        // 31 min after a: not; 11 min after b: yes
 	w.l.add(clock("10:25"), domain.ScanRecorded{CheckpointID: w.places["x"], Method: domain.ScanQR, Admitted: false, // denied: did not go in
 		Subject: domain.ScanSubject{Kind: domain.SubjectPerson, PersonID: w.persons["d"]}})
 	// a sensor contact of a and d: three records 20 s apart, one episode of a minute

@@ -171,7 +171,7 @@ func checkContactQueries(t *testing.T, l ledger) {
 			strings.Join(cases, ","), strings.Join(exposed, ",")))
 	}
 	slices.Sort(got)
-	want := query(`WITH `+scans+`, windows AS (
+	want := query(`WITH ` + scans + `, windows AS (
 		SELECT payload->>'person_id' AS person,
 			((payload->>'onset')::date::timestamp AT TIME ZONE 'Asia/Shanghai') - interval '48 hours' AS wfrom,
 			occurred_at + interval '336 hours' AS wto
