@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -235,4 +236,87 @@ func compare(t *testing.T, what string, got, want []string) {
 		return out[:min(len(out), 5)]
 	}
 	t.Errorf("%s: %d rows, SQL %d; only ours: %q; only SQL's: %q", what, len(got), len(want), only(got, want), only(want, got))
+}
+
+// TestContactCommands runs the contact commands and their exports on a
+// small town: a is confirmed; b was scanned 20 minutes after a, c 30
+// minutes after b, at one subway gate.
+func TestContactCommands(t *testing.T) {
+	const (
+		a  = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+		b  = "7a2b3c4d-5e6f-4a1b-9c2d-3e4f5a6b7c8d"
+		c  = "8b3c4d5e-6f7a-4b2c-8d3e-4f5a6b7c8d9e"
+		cp = "9c4d5e6f-7a8b-4c3d-9e4f-5a6b7c8d9eaf"
+	)
+	var lines []string
+	for _, p := range []string{a, b, c} {
+		lines = append(lines, fmt.Sprintf(`{"command":"register_person","at":"2020-03-01T09:00:00+08:00","person_id":%q,"document":{"type":"passport","number":%q,"country":"CN"},"name":"P","nationality":"CN"}`, p, "E"+p[:8]))
+	}
+	lines = append(lines, `{"command":"register_checkpoint","at":"2020-02-01T08:00:00+08:00","checkpoint_id":"`+cp+`","name":"People's Square, gate 3","kind":"subway","district":"Huangpu","admits":["green"]}`)
+	for p, at := range map[string]string{a: "10:00", b: "10:20", c: "10:50"} {
+		lines = append(lines, fmt.Sprintf(`{"command":"record_scan","at":"2020-03-02T%s:00+08:00","checkpoint_id":%q,"person_id":%q,"method":"imported"}`, at, cp, p))
+	}
+	lines = append(lines, `{"command":"record_diagnosis","at":"2020-03-03T11:00:00+08:00","person_id":"`+a+`","result":"confirmed"}`)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "town.jsonl")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	policy := filepath.Join(dir, "narrow.json")
+	os.WriteFile(policy, []byte(`{"contact_window": "15m"}`), 0o600)
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"contact_window": "soon"}`), 0o600)
+
+	ledgers(t, func(t *testing.T, l ledger) {
+		if code, out, errs := l.run(t, "import", file); code != 0 {
+			t.Fatalf("import: %d %q %q", code, out, errs)
+		}
+		code, out, _ := l.run(t, "contacts", b)
+		if code != 0 || !strings.Contains(out, a+"  checkpoint at People's Square, gate 3, scans 20m0s apart; infectious: "+a+"; caused "+b+" Y1") ||
+			!strings.Contains(out, c+"  checkpoint at People's Square, gate 3, scans 30m0s apart") || !strings.Contains(out, "2 exposures") {
+			t.Errorf("contacts b: %d %q", code, out)
+		}
+		code, out, _ = l.run(t, "chain", a, "--depth", "2", "--format", "dot")
+		if code != 0 || !strings.HasPrefix(out, "digraph chain {") || !strings.Contains(out, fmt.Sprintf("%q -> %q", a, b)) ||
+			!strings.Contains(out, fmt.Sprintf("%q -> %q", b, c)) || !strings.Contains(out, `depth 2\n2020-03-02T02:50:00Z`) {
+			t.Errorf("chain --format dot: %d %q", code, out)
+		}
+		code, out, _ = l.run(t, "chain", a, "--depth", "2", "--format", "graphml")
+		var g struct {
+			Nodes []struct {
+				ID string `xml:"id,attr"`
+			} `xml:"graph>node"`
+			Edges []struct {
+				Source string `xml:"source,attr"`
+				Target string `xml:"target,attr"`
+			} `xml:"graph>edge"`
+		}
+		if err := xml.Unmarshal([]byte(out), &g); code != 0 || err != nil || len(g.Nodes) != 3 || len(g.Edges) != 2 || g.Edges[1].Source != b || g.Edges[1].Target != c {
+			t.Errorf("chain --format graphml: %d %v %q", code, err, out)
+		}
+		code, out, _ = l.run(t, "chain", c, "--depth", "2", "--upstream", "--format", "csv")
+		if rows := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(rows) != 3 || rows[0] != "from,to,depth,at,source,checkpoint_id,checkpoint" ||
+			!strings.HasPrefix(rows[1], b+","+c+",1,") || !strings.HasPrefix(rows[2], a+","+b+",2,") {
+			t.Errorf("chain --upstream --format csv: %d %q", code, out)
+		}
+		var w projections.WhatIf
+		runJSON(t, l, &w, "whatif", "--policy", policy, "--at", "2020-03-03T00:00:00+08:00", "--json")
+		if w.Changed != 1 || len(w.ByRule) != 1 || w.ByRule[0].Examples[0].Person.String() != b || w.Transitions["yellow→green"] != 1 {
+			t.Errorf("whatif: %+v", w)
+		}
+		for _, tc := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{[]string{"chain", a}, exitUsage, "--depth must be 1 or more"},
+			{[]string{"contacts", "someone"}, exitFailed, `"someone" is not a person id`},
+			{[]string{"clusters", "--from", "2020-03-05T00:00:00Z", "--to", "2020-03-04T00:00:00Z"}, exitUsage, "--to must be after --from"},
+			{[]string{"chain", a, "--depth", "1", "--format", "png"}, exitUsage, `--format "png" is not one of text, json, csv, dot, graphml`},
+			{[]string{"whatif"}, exitUsage, "--policy FILE.json is required"},
+			{[]string{"whatif", "--policy", bad}, exitFailed, `contact_window`},
+		} {
+			if code, _, errs := l.run(t, tc.args...); code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Errorf("%v: %d %q, want %d and %q", tc.args, code, errs, tc.code, tc.want)
+			}
+		}
+	})
 }
