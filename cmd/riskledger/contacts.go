@@ -344,7 +344,9 @@ func runWhatIf(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	for _, g := range w.ByRule {
 		fmt.Fprintf(m.Stdout, "  %s %s→%s: %d persons\n", g.Rule, g.Live, g.WhatIf, g.Persons)
 		for _, e := range g.Examples {
-			fmt.Fprintf(m.Stdout, "    e.g. %s: now %s; would be %s\n", e.Person, describeAnswer(e.Live), describeAnswer(e.WhatIf))
+			now := strings.TrimPrefix(describeAnswer(e.Live), e.Person.String()+": ")
+			would := strings.TrimPrefix(describeAnswer(e.WhatIf), e.Person.String()+": ")
+			fmt.Fprintf(m.Stdout, "    e.g. %s: now %s; would be %s\n", e.Person, now, would)
 		}
 	}
 	return nil
