@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"bytes"
 	"slices"
 	"time"
 )
@@ -44,7 +43,7 @@ func Episodes(facts []Fact, policies *Policies) []Episode {
 	for _, f := range sensors {
 		b := f.Body.(ContactReported)
 		pair := [2]PersonID{b.PersonID, b.OtherID}
-		if bytes.Compare(pair[0].u[:], pair[1].u[:]) > 0 {
+		if pair[0].Compare(pair[1]) > 0 {
 			pair[0], pair[1] = pair[1], pair[0]
 		}
 		params, _ := policies.At(f.OccurredAt)

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"bytes"
+
 	"github.com/google/uuid"
 )
 
@@ -23,6 +25,9 @@ func (id PersonID) String() string { return uuidString(id.u) }
 
 // IsZero reports whether id is the zero value (no person).
 func (id PersonID) IsZero() bool { return id.u == uuid.Nil }
+
+// Compare orders ids as their strings order, without making the strings.
+func (id PersonID) Compare(o PersonID) int { return bytes.Compare(id.u[:], o.u[:]) }
 
 // UUID returns the id as a uuid.UUID (uuid.Nil for the zero value), for
 // adapters that store it natively.

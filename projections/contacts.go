@@ -225,7 +225,7 @@ func (c *Contacts) exposure(p domain.PersonID, m meeting) Exposure {
 		}
 	}
 	if m.episode == nil {
-		mine, theirs := ix.facts[m.mine], ix.facts[m.theirs]
+		mine, theirs := &ix.facts[m.mine], &ix.facts[m.theirs]
 		gap := Span(mine.OccurredAt.Sub(theirs.OccurredAt))
 		gap = max(gap, -gap)
 		e.Source, e.Place, e.Gap = SourceCheckpoint, c.places[m.cp], &gap
@@ -272,7 +272,7 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 		out = append(out, c.exposure(p, m))
 	}
 	slices.SortStableFunc(out, func(a, b Exposure) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Other.String(), b.Other.String()))
+		return cmp.Or(a.At.Compare(b.At), a.Other.Compare(b.Other))
 	})
 	return out
 }
@@ -389,11 +389,10 @@ func (c *Contacts) ChainOf(p domain.PersonID, depth int, upstream bool, from, to
 		ch.Nodes = append(ch.Nodes, ChainNode{Person: c.ix.ids[n], Depth: d, At: &at})
 	}
 	slices.SortFunc(ch.Nodes[1:], func(a, b ChainNode) int {
-		return cmp.Or(cmp.Compare(a.Depth, b.Depth), a.At.Compare(*b.At), cmp.Compare(a.Person.String(), b.Person.String()))
+		return cmp.Or(cmp.Compare(a.Depth, b.Depth), a.At.Compare(*b.At), a.Person.Compare(b.Person))
 	})
 	slices.SortStableFunc(ch.Edges, func(a, b ChainEdge) int {
-		return cmp.Or(cmp.Compare(a.Depth, b.Depth), a.At.Compare(b.At), cmp.Compare(a.From.String(), b.From.String()),
-			cmp.Compare(a.To.String(), b.To.String()))
+		return cmp.Or(cmp.Compare(a.Depth, b.Depth), a.At.Compare(b.At), a.From.Compare(b.From), a.To.Compare(b.To))
 	})
 	return ch
 }
@@ -489,7 +488,7 @@ func (c *Contacts) Clusters(from, to time.Time) []Cluster {
 					}
 				}
 			}
-			slices.SortFunc(cl.Exposed, func(a, b domain.PersonID) int { return cmp.Compare(a.String(), b.String()) })
+			slices.SortFunc(cl.Exposed, domain.PersonID.Compare)
 			out = append(out, cl)
 		}
 	}
@@ -530,7 +529,7 @@ func (c *Contacts) Stats() ContactStats {
 		}
 		people[b.PersonID], people[b.OtherID] = true, true
 		pair := [2]domain.PersonID{b.PersonID, b.OtherID}
-		if pair[0].String() > pair[1].String() {
+		if pair[0].Compare(pair[1]) > 0 {
 			pair[0], pair[1] = pair[1], pair[0]
 		}
 		pairs[pair] = true

@@ -56,7 +56,7 @@ func RunWhatIf(ix *Index, policy domain.PolicyParams, at time.Time, examples int
 
 	w := WhatIf{At: at, Policy: policy, Transitions: map[string]int{}, ByRule: []RuleChange{}}
 	persons := append(live.Persons(), hyp.Persons()...)
-	slices.SortFunc(persons, func(a, b domain.PersonID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(persons, domain.PersonID.Compare)
 	persons = slices.Compact(persons)
 	w.Persons = len(persons)
 	groups := map[[3]string]*RuleChange{}
