@@ -258,6 +258,12 @@ func (c *Contacts) exposure(p domain.PersonID, m meeting) Exposure {
 	return e
 }
 
+// Knows tells whether any fact of the ledger names p.
+func (c *Contacts) Knows(p domain.PersonID) bool {
+	_, ok := c.ix.numbers[p]
+	return ok
+}
+
 // Of returns every exposure of p whose At is in [from, to) (a zero time
 // leaves that side open), in order of At, then of the other's id.
 func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {

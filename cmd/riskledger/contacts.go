@@ -120,13 +120,20 @@ func (m *Main) loadIndex(ctx context.Context) (*projections.Index, error) {
 	return c.Index(), nil
 }
 
-// loadContacts reads the ledger and judges it, for the contact queries.
-func (m *Main) loadContacts(ctx context.Context) (*projections.Contacts, error) {
+// loadContacts reads the ledger and judges it, for the contact queries;
+// asked about persons, it checks the ledger knows them.
+func (m *Main) loadContacts(ctx context.Context, persons ...domain.PersonID) (*projections.Contacts, error) {
 	ix, err := m.loadIndex(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return projections.NewContacts(ix, ix.JudgeAll()), nil
+	cs := projections.NewContacts(ix, ix.JudgeAll())
+	for _, p := range persons {
+		if !cs.Knows(p) {
+			return nil, domain.Errorf(domain.NotFound, "no event of the ledger names person %s; check the id", p)
+		}
+	}
+	return cs, nil
 }
 
 // personArg reads the one PERSON argument.
@@ -166,7 +173,7 @@ func runContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	cs, err := m.loadContacts(ctx)
+	cs, err := m.loadContacts(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -228,7 +235,7 @@ func runChain(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	cs, err := m.loadContacts(ctx)
+	cs, err := m.loadContacts(ctx, p)
 	if err != nil {
 		return err
 	}

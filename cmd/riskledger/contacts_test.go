@@ -309,6 +309,7 @@ func TestContactCommands(t *testing.T) {
 		}{
 			{[]string{"chain", a}, exitUsage, "--depth must be 1 or more"},
 			{[]string{"contacts", "someone"}, exitFailed, `"someone" is not a person id`},
+			{[]string{"chain", "1f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "--depth", "2"}, exitFailed, "no event of the ledger names person 1f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"},
 			{[]string{"clusters", "--from", "2020-03-05T00:00:00Z", "--to", "2020-03-04T00:00:00Z"}, exitUsage, "--to must be after --from"},
 			{[]string{"chain", a, "--depth", "1", "--format", "png"}, exitUsage, `--format "png" is not one of text, json, csv, dot, graphml`},
 			{[]string{"whatif"}, exitUsage, "--policy FILE.json is required"},
