@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/riskledger/riskledger/domain"
@@ -138,11 +140,27 @@ type Caused struct {
 type meeting struct {
 	other int32 // the other's number
 	at    int64 // as Exposure.At, in unix nanoseconds
-	// co-presence: the two scans' facts
-	mine, theirs int32
-	cp           domain.CheckpointID
+	// co-presence: the person's scan (a fact), the other's (from the
+	// index's visits), and where
+	mine     int32
+	theirsAt int64
+	theirs   domain.EventRef
+	place    *Place
 	// a reported contact
 	episode *domain.Episode
+}
+
+// episodeOrder orders episodes (none first) by their first event.
+func episodeOrder(a, b *domain.Episode) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Compare(a.Events[0].Position, b.Events[0].Position)
 }
 
 // bounds is a half-open time range [from, to) in unix nanoseconds.
@@ -179,20 +197,20 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 				continue
 			}
 			mine := f.OccurredAt.UnixNano()
-			kind := c.places[s.CheckpointID].Kind
+			place := c.places[s.CheckpointID]
 			for _, v := range ix.around(s.CheckpointID, f.OccurredAt) {
 				if v.person == n {
 					continue
 				}
 				later := max(mine, v.at)
-				if !b.has(later) || len(c.retracted) > 0 && c.retracted[ix.facts[v.fact].Ref.ID] {
+				if !b.has(later) || len(c.retracted) > 0 && c.retracted[v.ref.ID] {
 					continue
 				}
 				params, _ := ix.policies.At(time.Unix(0, later))
-				if gap := mine - v.at; max(gap, -gap) > int64(params.ContactWindowFor(kind)) {
+				if gap := mine - v.at; max(gap, -gap) > int64(params.ContactWindowFor(place.Kind)) {
 					continue
 				}
-				fn(meeting{other: v.person, at: later, mine: i, theirs: v.fact, cp: s.CheckpointID})
+				fn(meeting{other: v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 			}
 		case domain.ContactReported:
 			reported = append(reported, *f)
@@ -214,48 +232,73 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 	}
 }
 
-// exposure writes out a meeting of p.
-func (c *Contacts) exposure(p domain.PersonID, m meeting) Exposure {
+// Shared empty lists: an exposure nobody was infectious in says so with
+// these, without an allocation of its own.
+var (
+	nobody  = []domain.PersonID{}
+	nothing = []Caused{}
+)
+
+// exposures writes out the meetings of person n, whose id is p. The
+// exposures share their backing arrays (event references, gaps), and the
+// judgement is asked only about persons who may be index cases at all:
+// a person's contacts run to hundreds in a fortnight.
+func (c *Contacts) exposures(p domain.PersonID, n int32, ms iter.Seq[meeting], count int) []Exposure {
 	ix := c.ix
-	other := ix.ids[m.other]
-	e := Exposure{Person: p, Other: other, At: time.Unix(0, m.at).UTC(), Infectious: []domain.PersonID{}, Yellow: []Caused{}}
-	caused := func(exposed, index domain.PersonID, refs ...domain.EventRef) {
-		if iv, ok := c.j.CausedBy(exposed, index, refs...); ok {
-			e.Yellow = append(e.Yellow, Caused{Person: exposed, Rule: iv.Rule, From: iv.From, Until: iv.Until})
+	out := make([]Exposure, count)
+	refs := make([]domain.EventRef, 0, 2*count)
+	gaps := make([]Span, 0, count)
+	times := make([]time.Time, 0, count)
+	pMayBeCase := ix.mayBeCase(n)
+	i := -1
+	for m := range ms {
+		i++
+		e := &out[i]
+		other := ix.ids[m.other]
+		e.Person, e.Other, e.At, e.Infectious, e.Yellow = p, other, time.Unix(0, m.at).UTC(), nobody, nothing
+		caused := func(exposed, index domain.PersonID, refs ...domain.EventRef) {
+			if iv, ok := c.j.CausedBy(exposed, index, refs...); ok {
+				e.Yellow = append(e.Yellow, Caused{Person: exposed, Rule: iv.Rule, From: iv.From, Until: iv.Until})
+			}
 		}
-	}
-	if m.episode == nil {
-		mine, theirs := &ix.facts[m.mine], &ix.facts[m.theirs]
-		gap := Span(mine.OccurredAt.Sub(theirs.OccurredAt))
-		gap = max(gap, -gap)
-		e.Source, e.Place, e.Gap = SourceCheckpoint, c.places[m.cp], &gap
-		e.PersonAt, e.OtherAt = &mine.OccurredAt, &theirs.OccurredAt
-		e.Events = []domain.EventRef{mine.Ref, theirs.Ref}
-		if c.j.InfectiousAt(p, mine.OccurredAt) {
+		otherMayBeCase := ix.mayBeCase(m.other)
+		if m.episode == nil {
+			mine := &ix.facts[m.mine]
+			gap := mine.OccurredAt.UnixNano() - m.theirsAt
+			gaps = append(gaps, Span(max(gap, -gap)))
+			refs = append(refs, mine.Ref, m.theirs)
+			times = append(times, time.Unix(0, m.theirsAt).UTC())
+			e.Source, e.Place, e.Gap = SourceCheckpoint, m.place, &gaps[len(gaps)-1]
+			e.PersonAt, e.OtherAt = &mine.OccurredAt, &times[len(times)-1]
+			e.Events = refs[len(refs)-2 : len(refs) : len(refs)]
+			if pMayBeCase && c.j.InfectiousAt(p, mine.OccurredAt) {
+				e.Infectious = append(e.Infectious, p)
+				caused(other, p, mine.Ref, m.theirs)
+			}
+			if otherMayBeCase && c.j.InfectiousAt(other, *e.OtherAt) {
+				e.Infectious = append(e.Infectious, other)
+				caused(p, other, m.theirs, mine.Ref)
+			}
+			continue
+		}
+		ep := m.episode
+		e.Source, e.Events = ep.Contact.Source.String(), ep.Events
+		start := ep.Contact.Start
+		e.Start = &start
+		if !ep.Contact.End.IsZero() {
+			end, d := ep.Contact.End, Span(ep.Duration())
+			e.End, e.Duration = &end, &d
+		}
+		if pMayBeCase && c.j.InfectiousAt(p, start) {
 			e.Infectious = append(e.Infectious, p)
-			caused(other, p, mine.Ref, theirs.Ref)
+			caused(other, p, ep.Events[0])
 		}
-		if c.j.InfectiousAt(other, theirs.OccurredAt) {
+		if otherMayBeCase && c.j.InfectiousAt(other, start) {
 			e.Infectious = append(e.Infectious, other)
-			caused(p, other, theirs.Ref, mine.Ref)
-		}
-		return e
-	}
-	ep := m.episode
-	e.Source, e.Events = ep.Contact.Source.String(), ep.Events
-	start := ep.Contact.Start
-	e.Start = &start
-	if !ep.Contact.End.IsZero() {
-		end, d := ep.Contact.End, Span(ep.Duration())
-		e.End, e.Duration = &end, &d
-	}
-	for _, pair := range [2][2]domain.PersonID{{p, other}, {other, p}} {
-		if c.j.InfectiousAt(pair[0], start) {
-			e.Infectious = append(e.Infectious, pair[0])
-			caused(pair[1], pair[0], ep.Events[0])
+			caused(p, other, ep.Events[0])
 		}
 	}
-	return e
+	return out
 }
 
 // Knows tells whether any fact of the ledger names p.
@@ -271,17 +314,44 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 	if !ok {
 		return []Exposure{}
 	}
-	var ms []meeting
+	buf := meetings.Get().(*[]meeting)
+	defer meetings.Put(buf)
+	ms := (*buf)[:0]
 	c.meet(n, newBounds(from, to), func(m meeting) { ms = append(ms, m) })
-	out := make([]Exposure, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, c.exposure(p, m))
+	*buf = ms
+	// Sort small keys, not the meetings: a person meets hundreds.
+	keys := make([]meetingKey, len(ms))
+	for i, m := range ms {
+		keys[i] = meetingKey{at: m.at, other: m.other, i: int32(i)}
 	}
-	slices.SortStableFunc(out, func(a, b Exposure) int {
-		return cmp.Or(a.At.Compare(b.At), a.Other.Compare(b.Other))
+	slices.SortFunc(keys, func(a, b meetingKey) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
+		}
+		if a.other != b.other {
+			return c.ix.ids[a.other].Compare(c.ix.ids[b.other])
+		}
+		x, y := &ms[a.i], &ms[b.i]
+		return cmp.Or(cmp.Compare(x.mine, y.mine), cmp.Compare(x.theirs.Position, y.theirs.Position), episodeOrder(x.episode, y.episode))
 	})
-	return out
+	return c.exposures(p, n, func(yield func(meeting) bool) {
+		for _, k := range keys {
+			if !yield(ms[k.i]) {
+				return
+			}
+		}
+	}, len(ms))
 }
+
+// meetingKey orders a meeting.
+type meetingKey struct {
+	at    int64
+	other int32
+	i     int32
+}
+
+// meetings are buffers for Of's meetings, reused between queries.
+var meetings = sync.Pool{New: func() any { return new([]meeting) }}
 
 // Chain is the contact graph around a person along time-respecting paths:
 // downstream, each onward exposure happens at or after the exposure that
@@ -373,7 +443,7 @@ func (c *Contacts) ChainOf(p domain.PersonID, depth int, upstream bool, from, to
 				if m.episode != nil {
 					e.Source = m.episode.Contact.Source.String()
 				} else {
-					e.Place = c.places[m.cp]
+					e.Place = m.place
 				}
 				improved[m.other] = e
 			})
@@ -488,7 +558,7 @@ func (c *Contacts) Clusters(from, to time.Time) []Cluster {
 			for _, v := range group {
 				for _, o := range ix.around(cp, time.Unix(0, v.at)) {
 					gap := max(o.at-v.at, v.at-o.at)
-					if cases[o.person] == nil && !exposed[o.person] && gap <= window(max(o.at, v.at)) && !c.retracted[ix.facts[o.fact].Ref.ID] {
+					if cases[o.person] == nil && !exposed[o.person] && gap <= window(max(o.at, v.at)) && !c.retracted[o.ref.ID] {
 						exposed[o.person] = true
 						cl.Exposed = append(cl.Exposed, ix.ids[o.person])
 					}

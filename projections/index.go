@@ -16,7 +16,7 @@ import (
 // ledger-wide facts (policies, key areas, checkpoints, retractions).
 //
 // Co-presence is never all-pairs: admitted scans of persons are kept per
-// checkpoint in time order (16 bytes a scan), and a person's neighbours are
+// checkpoint in time order (40 bytes a scan), and a person's neighbours are
 // found by a range search around each of their own visits.
 type Index struct {
 	loc         *time.Location
@@ -45,6 +45,10 @@ type visit struct {
 	at     int64 // unix nanoseconds
 	person int32 // the person's number
 	fact   int32
+	// ref is the scan's event: contact queries list it for each exposure,
+	// and reading it here rather than from the fact saves a cache miss per
+	// exposure.
+	ref domain.EventRef
 }
 
 type visits struct {
@@ -92,7 +96,7 @@ func (ix *Index) Add(f domain.Fact) {
 			if n := len(v.list); n > 0 && v.list[n-1].at > at {
 				v.sorted = false
 			}
-			v.list = append(v.list, visit{at: at, person: ix.number(persons[0]), fact: i})
+			v.list = append(v.list, visit{at: at, person: ix.number(persons[0]), fact: i, ref: f.Ref})
 		}
 	}
 	if len(persons) == 0 && !ledgerWide(f) {
