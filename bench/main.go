@@ -2,7 +2,7 @@
 // one run and writes the figures, with the machine they were taken on, to
 // bench/RESULTS.md. See that file for what each comparison means.
 //
-//	go run ./bench [--n 1000000] [--concurrent-n 100000] [--only a,b,c,d]
+//	go run ./bench [--n 1000000] [--concurrent-n 100000] [--only a,b,c,d,e,w,p,k]
 //	               [--keep DIR] [--database-url URL] [--out bench/RESULTS.md]
 //	               [--cpuprofile FILE]
 package main
@@ -51,6 +51,10 @@ type config struct {
 	pPeople     int
 	pDays       int
 	pStores     string
+	kPeople     int
+	kDays       int
+	kTimeout    time.Duration
+	kCTEBudget  time.Duration
 	wmCap       time.Duration
 }
 
@@ -73,7 +77,8 @@ func main() {
 	flag.Int64Var(&cfg.concurrentN, "concurrent-n", 100_000, "events for each run of the concurrency comparison (c)")
 	flag.StringVar(&cfg.keep, "keep", "", "leave the SQLite ledger of (b) in this `DIR` (for `riskledger --data DIR verify`); default: a temporary directory, deleted")
 	flag.StringVar(&cfg.dbURL, "database-url", dbDefault, "PostgreSQL `URL`; the PostgreSQL runs use fresh schemas rl_bench_*, dropped at the end")
-	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, w, consuming through watermill-sql, and p, the colour projection, write sections of their own)")
+	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, w, consuming through watermill-sql, p, the colour projection, and k, the contact queries "+
+		"against SQL on PostgreSQL, write sections of their own)")
 	flag.IntVar(&cfg.simPeople, "sim-people", 20000, "people of the simulated city whose commands (e1) imports")
 	flag.IntVar(&cfg.simDays, "sim-days", 14, "days of the simulated city of (e1)")
 	flag.IntVar(&cfg.cityPeople, "city-people", 0, "also time `riskledger simulate` of a city of this many people appended to each store (e3; 0: skip)")
@@ -83,6 +88,11 @@ func main() {
 	flag.IntVar(&cfg.pPeople, "projection-people", 100000, "people of the simulated city of (p), the colour projection")
 	flag.IntVar(&cfg.pDays, "projection-days", 14, "days of the city of (p); 2 more days feed its live steps")
 	flag.StringVar(&cfg.pStores, "projection-stores", "SQLite,PostgreSQL", "the stores (p) runs on")
+	flag.IntVar(&cfg.kPeople, "contacts-people", 100000, "people of the simulated city of (k), the contact queries")
+	flag.IntVar(&cfg.kDays, "contacts-days", 14, "days of the city of (k)")
+	flag.DurationVar(&cfg.kTimeout, "contacts-sql-timeout", 10*time.Second, "statement_timeout of each chain query of (k)")
+	flag.DurationVar(&cfg.kCTEBudget, "contacts-cte-budget", 3*time.Minute, "time after which (k) stops running the recursive CTE of the chains "+
+		"(each query may take up to --contacts-sql-timeout)")
 	flag.StringVar(&cfg.out, "out", "bench/RESULTS.md", "results `file`; its generated section is replaced")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.IntVar(&cfg.workers, "workers", 256, "goroutines appending single events in (a) and (b)")
@@ -106,11 +116,11 @@ func main() {
 	for _, s := range strings.Split(only, ",") {
 		s = strings.TrimSpace(s)
 		switch s {
-		case "a", "b", "c", "d", "e", "w", "p":
+		case "a", "b", "c", "d", "e", "w", "p", "k":
 			cfg.only[s] = true
 		case "":
 		default:
-			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w, p)", s)
+			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w, p, k)", s)
 		}
 	}
 	switch cfg.mode {
@@ -191,7 +201,7 @@ func (b *bench) run(ctx context.Context) error {
 				"(%d processors): other work was competing for the CPU.", l1, b.rep.Machine.Processors))
 		}
 	}
-	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"] || cfg.only["p"]
+	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"] || cfg.only["p"] || cfg.only["k"]
 	if needPG {
 		b.pgOK, b.pgWhy = b.probePG(ctx)
 		if !b.pgOK {
@@ -251,6 +261,12 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		log.Printf("wrote the projection section of %s", cfg.out)
+	}
+	if cfg.only["k"] {
+		if err := b.runContacts(ctx); err != nil {
+			return err
+		}
+		log.Printf("wrote the contacts section of %s", cfg.out)
 	}
 	if !cfg.only["a"] && !cfg.only["b"] && !cfg.only["c"] && !cfg.only["d"] {
 		return nil
