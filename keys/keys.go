@@ -5,7 +5,9 @@
 package keys
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
@@ -33,26 +35,41 @@ const masterKeyType = "RISKLEDGER MASTER KEY"
 // LoadEd25519 reads an Ed25519 private key from a PEM (PKCS #8) file. A
 // missing file is a NotFound error; a file that holds something else is Invalid.
 func LoadEd25519(path string) (ed25519.PrivateKey, error) {
+	return loadPKCS8[ed25519.PrivateKey](path, "an Ed25519 key")
+}
+
+// loadPKCS8 reads a private key of type T from a PEM (PKCS #8) file.
+func loadPKCS8[T any](path, what string) (T, error) {
+	var zero T
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, domain.Errorf(domain.NotFound, "key file %s does not exist; create it with `riskledger keys init %s`", path, filepath.Dir(path))
+		return zero, domain.Errorf(domain.NotFound, "key file %s does not exist; create it with `riskledger keys init %s`", path, filepath.Dir(path))
 	}
 	if err != nil {
-		return nil, domain.Errorf(domain.Unavailable, "cannot read key file %s: %v", path, err)
+		return zero, domain.Errorf(domain.Unavailable, "cannot read key file %s: %v", path, err)
 	}
 	block, _ := pem.Decode(b)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, domain.Errorf(domain.Invalid, "key file %s is not a PEM private key", path)
+		return zero, domain.Errorf(domain.Invalid, "key file %s is not a PEM private key", path)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, domain.Errorf(domain.Invalid, "key file %s: %v", path, err)
+		return zero, domain.Errorf(domain.Invalid, "key file %s: %v", path, err)
 	}
-	ek, ok := k.(ed25519.PrivateKey)
+	tk, ok := k.(T)
 	if !ok {
-		return nil, domain.Errorf(domain.Invalid, "key file %s holds a %T, not an Ed25519 key", path, k)
+		return zero, domain.Errorf(domain.Invalid, "key file %s holds a %T, not %s", path, k, what)
 	}
-	return ek, nil
+	return tk, nil
+}
+
+// createPKCS8 writes key to a new file at path as PEM (PKCS #8).
+func createPKCS8(path string, key any) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encode key: %w", err)
+	}
+	return writeNew(path, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 // CreateEd25519 writes a new Ed25519 key to path (mode 0600), refusing to
@@ -62,11 +79,7 @@ func CreateEd25519(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("encode key: %w", err)
-	}
-	if err := writeNew(path, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+	if err := createPKCS8(path, priv); err != nil {
 		return nil, err
 	}
 	return priv, nil
@@ -77,6 +90,43 @@ func LoadOrCreateEd25519(path string) (ed25519.PrivateKey, error) {
 	k, err := LoadEd25519(path)
 	if domain.ErrorCode(err) == domain.NotFound {
 		return CreateEd25519(path)
+	}
+	return k, err
+}
+
+// IssuerKeyFile is the file name of the key that signs codes: ECDSA on
+// P-256 (COSE ES256), as the EU DCC signs.
+const IssuerKeyFile = "issuer.key"
+
+// LoadIssuerKey reads an ECDSA P-256 private key from a PEM (PKCS #8)
+// file, with the errors of LoadEd25519.
+func LoadIssuerKey(path string) (*ecdsa.PrivateKey, error) {
+	k, err := loadPKCS8[*ecdsa.PrivateKey](path, "an ECDSA key")
+	if err == nil && k.Curve != elliptic.P256() {
+		return nil, domain.Errorf(domain.Invalid, "key file %s holds an ECDSA key on %s, not P-256", path, k.Curve.Params().Name)
+	}
+	return k, err
+}
+
+// CreateIssuerKey writes a new ECDSA P-256 key to path (mode 0600),
+// refusing to replace an existing file (a Conflict error).
+func CreateIssuerKey(path string) (*ecdsa.PrivateKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	if err := createPKCS8(path, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// LoadOrCreateIssuerKey loads the issuer key at path, creating it first if
+// missing.
+func LoadOrCreateIssuerKey(path string) (*ecdsa.PrivateKey, error) {
+	k, err := LoadIssuerKey(path)
+	if domain.ErrorCode(err) == domain.NotFound {
+		return CreateIssuerKey(path)
 	}
 	return k, err
 }

@@ -3,6 +3,7 @@ package keys_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/riskledger/riskledger/domain"
@@ -88,5 +89,31 @@ func TestLoadMasterKeyRejectsOtherFiles(t *testing.T) {
 	}
 	if _, err := keys.LoadMasterKey(filepath.Join(dir, "missing")); domain.ErrorCode(err) != domain.NotFound {
 		t.Fatalf("missing: %v", err)
+	}
+}
+
+func TestIssuerKeyIsMadeOnceAndReadBack(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, keys.IssuerKeyFile)
+	made, err := keys.LoadOrCreateIssuerKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := keys.LoadIssuerKey(path)
+	if err != nil || !read.Equal(made) {
+		t.Fatalf("read back: %v, equal %v", err, err == nil && read.Equal(made))
+	}
+	if _, err := keys.CreateIssuerKey(path); domain.ErrorCode(err) != domain.Conflict {
+		t.Errorf("a second create: %v, want a conflict", err)
+	}
+	head := filepath.Join(dir, keys.HeadKeyFile)
+	if _, err := keys.CreateEd25519(head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.LoadIssuerKey(head); domain.ErrorCode(err) != domain.Invalid || !strings.Contains(err.Error(), "not an ECDSA key") {
+		t.Errorf("an Ed25519 file as the issuer key: %v", err)
+	}
+	if _, err := keys.LoadIssuerKey(filepath.Join(dir, "none.key")); domain.ErrorCode(err) != domain.NotFound {
+		t.Errorf("a missing file: %v", err)
 	}
 }

@@ -32,6 +32,17 @@ type Config struct {
 	// (RISKLEDGER_MASTER_KEY_FILE). Default with the embedded store:
 	// DATA/keys/master.key, made on first use. PostgreSQL requires it.
 	MasterKeyFile string `json:"master_key_file"`
+	// IssuerKeyFile is the ECDSA P-256 key that signs codes
+	// (RISKLEDGER_ISSUER_KEY_FILE). Default with the embedded store:
+	// DATA/keys/issuer.key, made on first use. PostgreSQL requires it to
+	// issue codes.
+	IssuerKeyFile string `json:"issuer_key_file"`
+	// Issuer is the issuer id our codes carry (RISKLEDGER_ISSUER; default
+	// riskledger).
+	Issuer string `json:"issuer"`
+	// Region is the region our issuer serves, as the trust list names it
+	// (RISKLEDGER_REGION; default Shanghai).
+	Region string `json:"region"`
 	// MaxClockSkew is how far in the future a command's `at` may lie
 	// (RISKLEDGER_MAX_CLOCK_SKEW, a Go duration; default 5m).
 	MaxClockSkew string `json:"max_clock_skew"`
@@ -48,12 +59,15 @@ var settings = []struct {
 	{"RISKLEDGER_LISTEN", func(c *Config) *string { return &c.Listen }},
 	{"RISKLEDGER_HEAD_KEY_FILE", func(c *Config) *string { return &c.HeadKeyFile }},
 	{"RISKLEDGER_MASTER_KEY_FILE", func(c *Config) *string { return &c.MasterKeyFile }},
+	{"RISKLEDGER_ISSUER_KEY_FILE", func(c *Config) *string { return &c.IssuerKeyFile }},
+	{"RISKLEDGER_ISSUER", func(c *Config) *string { return &c.Issuer }},
+	{"RISKLEDGER_REGION", func(c *Config) *string { return &c.Region }},
 	{"RISKLEDGER_MAX_CLOCK_SKEW", func(c *Config) *string { return &c.MaxClockSkew }},
 }
 
 // DefaultConfig returns the settings used when nothing else is said.
 func DefaultConfig() Config {
-	return Config{Data: "./riskledger-data", Zone: "Asia/Shanghai", Listen: "127.0.0.1:8080"}
+	return Config{Data: "./riskledger-data", Zone: "Asia/Shanghai", Listen: "127.0.0.1:8080", Issuer: "riskledger", Region: "Shanghai"}
 }
 
 // loadFile overlays the JSON config file at path. Unknown names are an
@@ -114,6 +128,19 @@ func (c *Config) headKeyPath() (path string, create bool, err error) {
 	}
 	return "", false, domain.Errorf(domain.Invalid,
 		"with PostgreSQL every node signs with the same key file: run `riskledger keys init DIR` once and set head_key_file (or RISKLEDGER_HEAD_KEY_FILE) to DIR/%s", keys.HeadKeyFile)
+}
+
+// issuerKeyPath says where the key that signs codes lives, or why there
+// is none.
+func (c *Config) issuerKeyPath() (path string, create bool, err error) {
+	switch {
+	case c.IssuerKeyFile != "":
+		return c.IssuerKeyFile, false, nil
+	case c.DatabaseURL == "":
+		return filepath.Join(c.Data, "keys", keys.IssuerKeyFile), true, nil
+	}
+	return "", false, domain.Errorf(domain.Invalid,
+		"with PostgreSQL every node signs codes with the same key file: run `riskledger keys init DIR` once and set issuer_key_file (or RISKLEDGER_ISSUER_KEY_FILE) to DIR/%s", keys.IssuerKeyFile)
 }
 
 // masterKeyPath says where the master key lives, or why there is none.

@@ -50,7 +50,7 @@ func init() {
 		run:     runVersion,
 	})
 	register("keys", &command{
-		summary: "keys init DIR: make the key files (head signing, master) every PostgreSQL node shares",
+		summary: "keys init DIR: make the key files (head signing, master, code issuer) every PostgreSQL node shares",
 		usage:   "init DIR",
 		run:     runKeys,
 	})
@@ -198,14 +198,18 @@ func runKeys(_ context.Context, m *Main, fs *flag.FlagSet) error {
 		return &usageError{"usage: riskledger keys init DIR"}
 	}
 	dir := fs.Arg(1)
-	head, master := filepath.Join(dir, keys.HeadKeyFile), filepath.Join(dir, keys.MasterKeyFile)
+	head, master, issuer := filepath.Join(dir, keys.HeadKeyFile), filepath.Join(dir, keys.MasterKeyFile), filepath.Join(dir, keys.IssuerKeyFile)
 	if _, err := keys.CreateEd25519(head); err != nil {
 		return err
 	}
 	if _, err := keys.CreateMasterKey(master); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "made %s and %s; give every node head_key_file = %s (or RISKLEDGER_HEAD_KEY_FILE); keep copies of both apart from the database\n",
-		head, master, head)
+	if _, err := keys.CreateIssuerKey(issuer); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "made %s, %s and %s; give every node head_key_file = %s, master_key_file = %s and issuer_key_file = %s "+
+		"(or RISKLEDGER_HEAD_KEY_FILE, RISKLEDGER_MASTER_KEY_FILE, RISKLEDGER_ISSUER_KEY_FILE); keep copies apart from the database\n",
+		head, master, issuer, head, master, issuer)
 	return nil
 }
