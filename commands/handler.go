@@ -24,6 +24,7 @@ type Handler struct {
 	store       eventstore.Store
 	vault       *vault.Vault
 	colours     ColourView // nil until the colour projection runs
+	issuer      *Issuer    // nil on a node that signs no codes
 	maxAttempts int
 	cache       cache
 }
@@ -296,6 +297,8 @@ func (h *Handler) decision(cmd domain.Command) (decision, error) {
 			CheckpointID: b.CheckpointID, Name: b.Name, Kind: b.Kind, District: b.District,
 			Admits: b.AdmittedColours(), Recognises: append([]string{}, b.Recognises...),
 		}), nil
+	case domain.IssueCode:
+		return h.issueCode(cmd, b), nil
 	case domain.ReportContact:
 		return h.reportContact(b), nil
 	case domain.PublishPolicy:

@@ -38,7 +38,7 @@ func EventTypes() map[string]int {
 		EvHealthFormSubmitted: 1, EvSymptomsReported: 1, EvDiagnosisRecorded: 1,
 		EvKeyAreaDesignated: 1, EvKeyAreaLifted: 1, EvPolicyPublished: 1,
 		EvCheckpointRegistered: 1, EvScanRecorded: 1, EvContactReported: 1,
-		EvColourOverridden: 1, EvPersonErased: 1, EvFactRetracted: 1, EvColourAssigned: 1,
+		EvColourOverridden: 1, EvPersonErased: 1, EvFactRetracted: 1, EvColourAssigned: 1, EvCodeIssued: 1,
 	}
 }
 

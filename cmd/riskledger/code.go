@@ -4,21 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/riskledger/riskledger/codes"
+	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/keys"
 )
 
 func init() {
 	register("code", &command{
-		summary: "code verify: checks a code offline, step by step (prefix, base45, zlib, cose, signature, issuer, expiry, day): our RL1 codes and EU DCC HC1 codes",
-		usage:   "verify [--at T] [--trust-cert BASE64_DER ...] CODE",
+		summary: "code issue: a person's signed code for today, as text and a QR PNG; code verify: checks a code offline, step by step (prefix, base45, zlib, cose, signature, issuer, expiry, day): our RL1 codes and EU DCC HC1 codes",
+		usage:   "issue PERSON [--by GUARDIAN] [--png FILE] [--json] | verify [--at T] [--trust-cert BASE64_DER ...] CODE",
 		flags: func(fs *flag.FlagSet) {
-			fs.String("at", "", "the time of the check (RFC 3339; default: now)")
-			fs.Var(&stringList{}, "trust-cert", "also trust this signer certificate (base64 DER) for this check; may be given more than once")
+			fs.String("at", "", "verify: the time of the check (RFC 3339; default: now)")
+			fs.Var(&stringList{}, "trust-cert", "verify: also trust this signer certificate (base64 DER) for this check; may be given more than once")
+			fs.String("by", "", "issue: the guardian retrieving a dependent's code")
+			fs.String("png", "", "issue: also write the code as a QR image (PNG, error correction Q) to FILE")
+			fs.Bool("json", false, "issue: print the CodeIssued event as JSON")
 		},
 		run: runCode,
 	})
@@ -31,8 +37,11 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func runCode(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	if fs.NArg() == 2 && fs.Arg(0) == "issue" {
+		return runCodeIssue(ctx, m, fs)
+	}
 	if fs.NArg() != 2 || fs.Arg(0) != "verify" {
-		return &usageError{"usage: riskledger code verify [--at T] [--trust-cert BASE64_DER ...] CODE"}
+		return &usageError{"usage: riskledger code issue PERSON [--by GUARDIAN] [--png FILE] | code verify [--at T] [--trust-cert BASE64_DER ...] CODE"}
 	}
 	at, err := timeFlag(fs, "at")
 	if err != nil {
@@ -62,6 +71,56 @@ func runCode(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return &exitError{exitFailed}
 	}
 	return nil
+}
+
+// runCodeIssue issues a person's code for today (local) and prints it.
+func runCodeIssue(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	person, err := domain.ParsePersonID(fs.Arg(1))
+	if err != nil {
+		return domain.Errorf(domain.Invalid, "%q is not a person id: %v", fs.Arg(1), domain.ErrorMessage(err))
+	}
+	var by domain.PersonID
+	if s := flagString(fs, "by"); s != "" {
+		if by, err = domain.ParsePersonID(s); err != nil {
+			return domain.Errorf(domain.Invalid, "--by %q is not a person id: %v", s, domain.ErrorMessage(err))
+		}
+	}
+	path, create, err := m.Config.issuerKeyPath()
+	if err != nil {
+		return err
+	}
+	load := keys.LoadIssuerKey
+	if create {
+		load = keys.LoadOrCreateIssuerKey
+	}
+	key, err := load(path)
+	if err != nil {
+		return err
+	}
+	b, closeBulk, err := m.openBulk(ctx, "code issue")
+	if err != nil {
+		return err
+	}
+	defer closeBulk()
+	b.h.SetIssuer(&commands.Issuer{ID: m.Config.Issuer, Key: key, Location: b.opts.Location})
+	issued, err := b.h.IssueCode(ctx, person, by, time.Now(), "code issue")
+	if err != nil {
+		return err
+	}
+	if png := flagString(fs, "png"); png != "" {
+		img, err := codes.PNG(issued.Code, 512)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(png, img, 0o644); err != nil {
+			return domain.Errorf(domain.Invalid, "cannot write %s: %v", png, err)
+		}
+	}
+	if flagBool(fs, "json") {
+		return json.NewEncoder(m.Stdout).Encode(issued)
+	}
+	_, err = fmt.Fprintf(m.Stdout, "%s\n%s code of %s for %s (position %d)\n", issued.Code, issued.Colour, person, issued.Day, issued.Basis)
+	return err
 }
 
 // trust is the trust list a check of codes uses: our own issuer's key,

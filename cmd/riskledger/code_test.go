@@ -7,12 +7,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/domain"
@@ -122,4 +126,127 @@ func TestCodeVerify(t *testing.T) {
 	if code, _, errs := run(t, nil, "code", "check", good); code != exitUsage || !strings.Contains(errs, "code verify") {
 		t.Errorf("an unknown code command: %d %q", code, errs)
 	}
+}
+
+// TestCodeIssue retrieves codes on the embedded store: a person's code for
+// today, drawn as a PNG, read back from the image with a QR decoder and
+// verified; a dependent's code by their guardian only, and not before its
+// usable_from day; no code for an erased person.
+func TestCodeIssue(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	day := func(days int) string { return now.In(shanghaiZone(t)).AddDate(0, 0, days).Format("2006-01-02") }
+	const (
+		p  = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+		g  = "7a2b3c4d-5e6f-4a1b-9c2d-3e4f5a6b7c8d"
+		d1 = "8b3c4d5e-6f7a-4b2c-8d3e-4f5a6b7c8d9e"
+		d2 = "9c4d5e6f-7a8b-4c3d-9e4f-5a6b7c8d9eaf"
+	)
+	lines := []string{
+		`{"command":"register_person","at":"` + at(-72*time.Hour) + `","person_id":"` + p + `","document":{"type":"resident_id","number":"310101199001011234","country":"CN"},"name":"Li Wei","nationality":"CN"}`,
+		`{"command":"register_person","at":"` + at(-72*time.Hour) + `","person_id":"` + g + `","document":{"type":"resident_id","number":"310101198001011234","country":"CN"},"name":"Wang Fang","nationality":"CN"}`,
+		`{"command":"apply_dependent","at":"` + at(-48*time.Hour) + `","guardian_id":"` + g + `","dependent_id":"` + d1 + `","document":{"type":"passport","number":"E1","country":"CN"},"name":"Wang Xiao","nationality":"CN","usable_from":"` + day(-1) + `"}`,
+		`{"command":"apply_dependent","at":"` + at(-time.Minute) + `","guardian_id":"` + g + `","dependent_id":"` + d2 + `","document":{"type":"passport","number":"E2","country":"CN"},"name":"Wang Da","nationality":"CN","usable_from":"` + day(1) + `"}`,
+	}
+	file := filepath.Join(dir, "people.jsonl")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	data := filepath.Join(dir, "ledger")
+	if code, out, errs := run(t, nil, "import", "--data", data, file); code != 0 {
+		t.Fatalf("import: %d %q %q", code, out, errs)
+	}
+
+	image := filepath.Join(dir, "code.png")
+	code, out, errs := run(t, nil, "code", "issue", p, "--data", data, "--png", image, "--json")
+	var issued domain.CodeIssued
+	if code != 0 || json.Unmarshal([]byte(out), &issued) != nil || !strings.HasPrefix(issued.Code, codes.PrefixRL1) ||
+		issued.Colour != domain.Green || issued.Day.String() != day(0) || issued.Issuer != "riskledger" {
+		t.Fatalf("code issue: %d %q %q", code, out, errs)
+	}
+	png, err := os.ReadFile(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := readQR(t, png)
+	if text != issued.Code {
+		t.Fatalf("the PNG reads %q, the code is %q", text, issued.Code)
+	}
+	code, out, _ = run(t, nil, "code", "verify", "--data", data, text)
+	var r codes.Result
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || !r.Valid || r.Claims.Pseudonym != issued.Pseudonym || r.Claims.Colour != domain.Green {
+		t.Errorf("code verify of the PNG's code: %d %q", code, out)
+	}
+	if strings.Contains(issued.Code, p) || strings.Contains(string(mustDecode(t, issued.Code)), p) {
+		t.Errorf("the code names the person")
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"code", "issue", d1}, exitFailed, "their guardian " + g + " retrieves their code"},
+		{[]string{"code", "issue", d1, "--by", p}, exitFailed, "their guardian " + g + " retrieves their code"},
+		{[]string{"code", "issue", d1, "--by", g}, exitOK, "green code of " + d1},
+		{[]string{"code", "issue", d2, "--by", g}, exitFailed, "usable from " + day(1)},
+		{[]string{"code", "issue", p, "--by", g}, exitFailed, "only person " + p + " retrieves their own code"},
+		{[]string{"code", "issue", "1f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"}, exitFailed, "is not registered"},
+	} {
+		code, out, errs := run(t, nil, append(tc.args, "--data", data)...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("%v: %d %q %q, want %d and %q", tc.args, code, out, errs, tc.code, tc.want)
+		}
+	}
+	erase := filepath.Join(dir, "erase.jsonl")
+	os.WriteFile(erase, []byte(`{"command":"erase_person","at":"`+at(-time.Minute)+`","person_id":"`+p+`","reason":"request"}`+"\n"), 0o600)
+	if code, _, errs := run(t, nil, "import", "--data", data, erase); code != 0 {
+		t.Fatalf("erase: %q", errs)
+	}
+	if code, _, errs := run(t, nil, "code", "issue", p, "--data", data); code != exitFailed || !strings.Contains(errs, "an erased person gets no code") {
+		t.Errorf("code of an erased person: %d %q", code, errs)
+	}
+}
+
+func shanghaiZone(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// readQR reads the text of a QR code in a PNG, as a scanner would.
+func readQR(t *testing.T, b []byte) string {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("no QR code in the PNG: %v", err)
+	}
+	return res.GetText()
+}
+
+// mustDecode unpacks a code to its signed message.
+func mustDecode(t *testing.T, code string) []byte {
+	t.Helper()
+	packed, err := codes.DecodeBase45(strings.TrimPrefix(code, codes.PrefixRL1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
