@@ -222,7 +222,7 @@ func (s *sequence) settle(todo []int, all bool) []int {
 // must be decided on a ledger that holds every command before it.
 func readsColours(cmd domain.Command) bool {
 	b, ok := cmd.Body.(domain.RecordScan)
-	return ok && b.Method != domain.ScanImported && !b.PersonID.IsZero()
+	return ok && b.Method != domain.ScanImported && (!b.PersonID.IsZero() || b.Code != "")
 }
 
 // stateDependent tells the errors a decision may make from a ledger that

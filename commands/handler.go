@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/vault"
@@ -25,6 +26,7 @@ type Handler struct {
 	vault       *vault.Vault
 	colours     ColourView // nil until the colour projection runs
 	issuer      *Issuer    // nil on a node that signs no codes
+	trust       *codes.Trust
 	maxAttempts int
 	cache       cache
 }

@@ -22,12 +22,28 @@ import (
 // the zone whose days the codes are valid on.
 type Issuer struct {
 	ID       string
+	Region   string
 	Key      *ecdsa.PrivateKey
 	Location *time.Location
 }
 
-// SetIssuer gives the handler the key that signs codes.
-func (h *Handler) SetIssuer(i *Issuer) { h.issuer = i }
+// SetIssuer gives the handler the key that signs codes, and trusts it
+// when checking scanned codes.
+func (h *Handler) SetIssuer(i *Issuer) error {
+	region, err := domain.ParseRegion(i.Region)
+	if err != nil {
+		return domain.Errorf(domain.Invalid, "the issuer's region: %s", domain.ErrorMessage(err))
+	}
+	t := codes.NewTrust()
+	if err := t.AddIssuer(i.ID, region); err != nil {
+		return err
+	}
+	if _, err := t.AddKey(i.ID, i.Key.Public(), time.Time{}, time.Time{}); err != nil {
+		return err
+	}
+	h.issuer, h.trust = i, t
+	return nil
+}
 
 // IssueCode retrieves person's code for the local day of at, on behalf of
 // requestedBy (the zero id: the person themself; for a dependent, their

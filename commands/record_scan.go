@@ -45,7 +45,7 @@ func (h *Handler) recordScan(cmd domain.Command, b domain.RecordScan) decision {
 		case b.Visitor != nil:
 			scan.Subject = domain.ScanSubject{Kind: domain.SubjectVisitor, VisitorIndex: h.vault.DocumentIndex(b.Visitor.Document)}
 		default:
-			return nil, domain.Errorf(domain.Invalid, "scans of a code are not accepted by this version: scan the person's id (person_id) or record a visitor")
+			return h.scanCode(ctx, cmd, b, cp, policy, changes, scan)
 		}
 		fever := b.TemperatureCelsius != nil && *b.TemperatureCelsius >= policy.FeverCelsius
 		switch {
@@ -61,32 +61,46 @@ func (h *Handler) recordScan(cmd domain.Command, b domain.RecordScan) decision {
 				scan.Reason = "no code and no temperature reading: measure the temperature"
 			}
 		default:
-			if h.colours == nil {
-				return nil, domain.Errorf(domain.Unavailable, "the colour view is not running, so the scan cannot be decided; try again shortly")
-			}
-			colour, pos, err := h.colours.ColourAt(ctx, b.PersonID, cmd.At)
-			if err != nil {
+			if err := h.admit(ctx, cp, &scan, b.PersonID, cmd.At); err != nil {
 				return nil, err
 			}
-			scan.Colour, scan.ViewPosition = colour, pos
-			scan.Admitted = slices.Contains(cp.reg.Admits, colour)
-			scan.Reason = colour.String() + " is not admitted here"
-			if scan.Admitted {
-				scan.Reason = colour.String() + " is admitted here"
-			}
 		}
-		changes = append(changes, change{stream: domain.ScansStream(b.CheckpointID), expected: eventstore.Any,
-			facts: []fact{{domain.EvScanRecorded, scan}}})
-		if scan.Subject.Kind == domain.SubjectPerson {
-			person := registered(b.PersonID)
-			if fever {
-				// The reading is a symptom report too, in the same atomic append.
-				fv, _ := domain.ParseSymptom("fever")
-				person.facts = []fact{{domain.EvSymptomsReported, domain.SymptomsReported{PersonID: b.PersonID,
-					Symptoms: []domain.Symptom{fv}, Source: domain.SymptomSourceCheckpoint}}}
-			}
-			changes = append(changes, person)
-		}
-		return changes, nil
+		return h.recorded(changes, scan, fever), nil
 	}
+}
+
+// admit decides the scan of person's own id on their live colour.
+func (h *Handler) admit(ctx context.Context, cp checkpointState, scan *domain.ScanRecorded, person domain.PersonID, at time.Time) error {
+	if h.colours == nil {
+		return domain.Errorf(domain.Unavailable, "the colour view is not running, so the scan cannot be decided; try again shortly")
+	}
+	colour, pos, err := h.colours.ColourAt(ctx, person, at)
+	if err != nil {
+		return err
+	}
+	scan.Colour, scan.ViewPosition = colour, pos
+	scan.Admitted = slices.Contains(cp.reg.Admits, colour)
+	scan.Reason = colour.String() + " is not admitted here"
+	if scan.Admitted {
+		scan.Reason = colour.String() + " is admitted here"
+	}
+	return nil
+}
+
+// recorded appends the decided scan, and, for a scan of a person, the
+// condition that they are registered and a fever reading's symptom report.
+func (h *Handler) recorded(changes []change, scan domain.ScanRecorded, fever bool) []change {
+	changes = append(changes, change{stream: domain.ScansStream(scan.CheckpointID), expected: eventstore.Any,
+		facts: []fact{{domain.EvScanRecorded, scan}}})
+	if scan.Subject.Kind == domain.SubjectPerson {
+		person := registered(scan.Subject.PersonID)
+		if fever {
+			// The reading is a symptom report too, in the same atomic append.
+			fv, _ := domain.ParseSymptom("fever")
+			person.facts = []fact{{domain.EvSymptomsReported, domain.SymptomsReported{PersonID: scan.Subject.PersonID,
+				Symptoms: []domain.Symptom{fv}, Source: domain.SymptomSourceCheckpoint}}}
+		}
+		changes = append(changes, person)
+	}
+	return changes
 }

@@ -181,6 +181,19 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 	// Scans of a person's code are decided on the colour as the ledger
 	// knows it before them.
 	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
+	// Scans of codes are checked against this node's issuer, when it has
+	// one (with PostgreSQL, only when issuer_key_file is set).
+	if issuer, err := m.issuer(); err == nil {
+		if err := h.SetIssuer(issuer); err != nil {
+			store.Close()
+			closeVault()
+			return nil, nil, err
+		}
+	} else if domain.ErrorCode(err) != domain.Invalid || m.Config.IssuerKeyFile != "" {
+		store.Close()
+		closeVault()
+		return nil, nil, err
+	}
 	return &bulk{h: h, opts: opts, actor: actor, window: bulkWindow, progress: m.newProgress(actor)},
 		func() { closeVault(); store.Close() }, nil
 }

@@ -85,16 +85,7 @@ func runCodeIssue(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 			return domain.Errorf(domain.Invalid, "--by %q is not a person id: %v", s, domain.ErrorMessage(err))
 		}
 	}
-	path, create, err := m.Config.issuerKeyPath()
-	if err != nil {
-		return err
-	}
-	load := keys.LoadIssuerKey
-	if create {
-		load = keys.LoadOrCreateIssuerKey
-	}
-	key, err := load(path)
-	if err != nil {
+	if _, err := m.issuer(); err != nil {
 		return err
 	}
 	b, closeBulk, err := m.openBulk(ctx, "code issue")
@@ -102,7 +93,6 @@ func runCodeIssue(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	defer closeBulk()
-	b.h.SetIssuer(&commands.Issuer{ID: m.Config.Issuer, Key: key, Location: b.opts.Location})
 	issued, err := b.h.IssueCode(ctx, person, by, time.Now(), "code issue")
 	if err != nil {
 		return err
@@ -121,6 +111,29 @@ func runCodeIssue(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	}
 	_, err = fmt.Fprintf(m.Stdout, "%s\n%s code of %s for %s (position %d)\n", issued.Code, issued.Colour, person, issued.Day, issued.Basis)
 	return err
+}
+
+// issuer is this node's code issuer: its key (made with the embedded store
+// on first use), id, region and zone. Without a key file it is an error
+// that says how to make one.
+func (m *Main) issuer() (*commands.Issuer, error) {
+	path, create, err := m.Config.issuerKeyPath()
+	if err != nil {
+		return nil, err
+	}
+	load := keys.LoadIssuerKey
+	if create {
+		load = keys.LoadOrCreateIssuerKey
+	}
+	key, err := load(path)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := m.parseOptions()
+	if err != nil {
+		return nil, err
+	}
+	return &commands.Issuer{ID: m.Config.Issuer, Region: m.Config.Region, Key: key, Location: opts.Location}, nil
 }
 
 // trust is the trust list a check of codes uses: our own issuer's key,
