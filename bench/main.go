@@ -55,6 +55,8 @@ type config struct {
 	kDays       int
 	kTimeout    time.Duration
 	kCTEBudget  time.Duration
+	kSQLBudget  time.Duration
+	kCheckTO    time.Duration
 	wmCap       time.Duration
 }
 
@@ -91,8 +93,10 @@ func main() {
 	flag.IntVar(&cfg.kPeople, "contacts-people", 100000, "people of the simulated city of (k), the contact queries")
 	flag.IntVar(&cfg.kDays, "contacts-days", 14, "days of the city of (k)")
 	flag.DurationVar(&cfg.kTimeout, "contacts-sql-timeout", 10*time.Second, "statement_timeout of each chain query of (k)")
-	flag.DurationVar(&cfg.kCTEBudget, "contacts-cte-budget", 3*time.Minute, "time after which (k) stops running the recursive CTE of the chains "+
+	flag.DurationVar(&cfg.kCTEBudget, "contacts-cte-budget", time.Minute, "time after which (k) stops timing the recursive CTE of the chains "+
 		"(each query may take up to --contacts-sql-timeout)")
+	flag.DurationVar(&cfg.kSQLBudget, "contacts-sql-budget", 4*time.Minute, "time after which (k) stops timing the chains' SQL by levels")
+	flag.DurationVar(&cfg.kCheckTO, "contacts-check-timeout", 3*time.Minute, "statement_timeout of the chain queries that (k) checks ours against")
 	flag.StringVar(&cfg.out, "out", "bench/RESULTS.md", "results `file`; its generated section is replaced")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.IntVar(&cfg.workers, "workers", 256, "goroutines appending single events in (a) and (b)")
