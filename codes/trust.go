@@ -260,3 +260,32 @@ func (t *Trust) issuer(id string) (*issuer, bool) {
 	is, ok := t.issuers[id]
 	return is, ok
 }
+
+// AddTrusted trusts an issuer as the ledger's trust list has it: its
+// region and each of its keys (ES256 public keys, EU DCC signer
+// certificates). Errors are those of AddIssuer, AddKey and AddCertificate.
+func (t *Trust) AddTrusted(e domain.IssuerTrusted) error {
+	if err := t.AddIssuer(e.Issuer, e.Region); err != nil {
+		return err
+	}
+	for i, k := range e.Keys {
+		var err error
+		switch {
+		case len(k.Certificate) > 0:
+			_, err = t.AddCertificate(e.Issuer, k.Certificate)
+		case len(k.PublicKey) > 0:
+			var pub crypto.PublicKey
+			if pub, err = x509.ParsePKIXPublicKey(k.PublicKey); err == nil {
+				_, err = t.AddKey(e.Issuer, pub, k.From, k.Until)
+			} else {
+				err = domain.Errorf(domain.Invalid, "public key cannot be read: %v", err)
+			}
+		default:
+			err = domain.Errorf(domain.Invalid, "names neither a public key nor a certificate")
+		}
+		if err != nil {
+			return domain.Errorf(domain.ErrorCode(err), "issuer %q, key %d: %s", e.Issuer, i+1, domain.ErrorMessage(err))
+		}
+	}
+	return nil
+}

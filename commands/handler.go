@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/vault"
@@ -26,7 +25,6 @@ type Handler struct {
 	vault       *vault.Vault
 	colours     ColourView // nil until the colour projection runs
 	issuer      *Issuer    // nil on a node that signs no codes
-	trust       *codes.Trust
 	maxAttempts int
 	cache       cache
 }
@@ -301,6 +299,8 @@ func (h *Handler) decision(cmd domain.Command) (decision, error) {
 		}), nil
 	case domain.IssueCode:
 		return h.issueCode(cmd, b), nil
+	case domain.TrustIssuer, domain.RevokeIssuer:
+		return h.changeTrust(b), nil
 	case domain.ReportContact:
 		return h.reportContact(b), nil
 	case domain.PublishPolicy:

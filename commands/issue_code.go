@@ -27,21 +27,13 @@ type Issuer struct {
 	Location *time.Location
 }
 
-// SetIssuer gives the handler the key that signs codes, and trusts it
-// when checking scanned codes.
+// SetIssuer gives the handler the key that signs codes; scanned codes
+// are checked against it and the ledger's trust list.
 func (h *Handler) SetIssuer(i *Issuer) error {
-	region, err := domain.ParseRegion(i.Region)
-	if err != nil {
-		return domain.Errorf(domain.Invalid, "the issuer's region: %s", domain.ErrorMessage(err))
-	}
-	t := codes.NewTrust()
-	if err := t.AddIssuer(i.ID, region); err != nil {
+	if _, err := i.Trusted(); err != nil {
 		return err
 	}
-	if _, err := t.AddKey(i.ID, i.Key.Public(), time.Time{}, time.Time{}); err != nil {
-		return err
-	}
-	h.issuer, h.trust = i, t
+	h.issuer = i
 	return nil
 }
 

@@ -31,7 +31,17 @@ func (h *Handler) scanCode(ctx context.Context, cmd domain.Command, b domain.Rec
 		return nil, domain.Errorf(domain.Unavailable, "this node holds no trust list (no issuer key), so it cannot check codes; set issuer_key_file")
 	}
 	fever := b.TemperatureCelsius != nil && *b.TemperatureCelsius >= policy.FeverCelsius
-	r := codes.Verify(b.Code, h.trust, cmd.At, h.issuer.Location)
+	list, err := ReadTrustList(ctx, h.store)
+	if err != nil {
+		return nil, err
+	}
+	trust, err := list.Trust(h.issuer)
+	if err != nil {
+		return nil, err
+	}
+	// The decision rests on the trust list as read.
+	changes = append(changes, change{stream: domain.TrustStream, expected: eventstore.Exactly(list.Version)})
+	r := codes.Verify(b.Code, trust, cmd.At, h.issuer.Location)
 	scan.Subject = domain.ScanSubject{Kind: domain.SubjectForeign}
 	if r.Claims != nil {
 		scan.Subject.Issuer, scan.Subject.Pseudonym = r.Claims.Issuer, r.Claims.Pseudonym

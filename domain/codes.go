@@ -1,5 +1,7 @@
 package domain
 
+import "time"
+
 // EvCodeIssued is the event of a code retrieved for a day.
 const EvCodeIssued = "CodeIssued"
 
@@ -42,3 +44,60 @@ type IssueCode struct {
 func (IssueCode) CommandName() string { return CmdIssueCode }
 
 func (IssueCode) isBody() {}
+
+// The trust list: the issuers whose codes checkpoints may recognise, with
+// their keys, kept in the ledger (one stream, TrustStream) so that every
+// node and every export agrees on it, and a replay knows what was trusted
+// when.
+const (
+	EvIssuerTrusted = "IssuerTrusted"
+	EvIssuerRevoked = "IssuerRevoked"
+	TrustStream     = "trust"
+)
+
+// TrustedKey is one key of a trusted issuer: an ES256 public key (DER
+// SubjectPublicKeyInfo) of a region's health-code issuer, or an EU DCC
+// document signer's certificate (DER). Codes issued in [From, Until) verify
+// under it (zero: open); a certificate's own validity bounds it too.
+type TrustedKey struct {
+	PublicKey   []byte    `json:"public_key,omitempty"`
+	Certificate []byte    `json:"certificate,omitempty"`
+	From        time.Time `json:"from,omitzero"`
+	Until       time.Time `json:"until,omitzero"`
+}
+
+// IssuerTrusted: an issuer of a region is trusted with these keys, in
+// place of what was trusted of it before.
+type IssuerTrusted struct {
+	Issuer string       `json:"issuer"`
+	Region Region       `json:"region"`
+	Keys   []TrustedKey `json:"keys"`
+}
+
+// IssuerRevoked: an issuer is no longer trusted.
+type IssuerRevoked struct {
+	Issuer string `json:"issuer"`
+	Reason string `json:"reason"`
+}
+
+// Names of the trust list's changes (not commands of the command file:
+// they are made with `trust add` and `trust revoke`).
+const (
+	CmdTrustIssuer  = "trust_issuer"
+	CmdRevokeIssuer = "revoke_issuer"
+)
+
+// TrustIssuer trusts an issuer (IssuerTrusted).
+type TrustIssuer IssuerTrusted
+
+// RevokeIssuer revokes an issuer (IssuerRevoked).
+type RevokeIssuer IssuerRevoked
+
+// CommandName returns "trust_issuer".
+func (TrustIssuer) CommandName() string { return CmdTrustIssuer }
+
+// CommandName returns "revoke_issuer".
+func (RevokeIssuer) CommandName() string { return CmdRevokeIssuer }
+
+func (TrustIssuer) isBody()  {}
+func (RevokeIssuer) isBody() {}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,10 +19,11 @@ import (
 func init() {
 	register("code", &command{
 		summary: "code issue: a person's signed code for today, as text and a QR PNG; code verify: checks a code offline, step by step (prefix, base45, zlib, cose, signature, issuer, expiry, day): our RL1 codes and EU DCC HC1 codes",
-		usage:   "issue PERSON [--by GUARDIAN] [--png FILE] [--json] | verify [--at T] [--trust-cert BASE64_DER ...] CODE",
+		usage:   "issue PERSON [--by GUARDIAN] [--png FILE] [--json] | verify [--at T] [--trust-file FILE] [--trust-cert BASE64_DER ...] CODE",
 		flags: func(fs *flag.FlagSet) {
 			fs.String("at", "", "verify: the time of the check (RFC 3339; default: now)")
 			fs.Var(&stringList{}, "trust-cert", "verify: also trust this signer certificate (base64 DER) for this check; may be given more than once")
+			fs.String("trust-file", "", "verify: the trust list from this export (trust export), instead of the ledger's")
 			fs.String("by", "", "issue: the guardian retrieving a dependent's code")
 			fs.String("png", "", "issue: also write the code as a QR image (PNG, error correction Q) to FILE")
 			fs.Bool("json", false, "issue: print the CodeIssued event as JSON")
@@ -54,7 +56,7 @@ func runCode(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	trust, err := m.trust()
+	trust, err := m.trust(ctx, flagString(fs, "trust-file"))
 	if err != nil {
 		return err
 	}
@@ -136,30 +138,45 @@ func (m *Main) issuer() (*commands.Issuer, error) {
 	return &commands.Issuer{ID: m.Config.Issuer, Region: m.Config.Region, Key: key, Location: opts.Location}, nil
 }
 
-// trust is the trust list a check of codes uses: our own issuer's key,
-// when this node has it.
-func (m *Main) trust() (*codes.Trust, error) {
-	t := codes.NewTrust()
-	path, _, err := m.Config.issuerKeyPath()
-	if err != nil {
-		return t, nil // no key of ours here: only what the call adds is trusted
+// trust is the trust list a check of codes uses: a signed export (file),
+// or else this node's own issuer and the ledger's trust list.
+func (m *Main) trust(ctx context.Context, file string) (*codes.Trust, error) {
+	own, err := m.issuer()
+	switch {
+	case err == nil:
+	case domain.ErrorCode(err) == domain.NotFound || m.Config.IssuerKeyFile == "" && m.Config.DatabaseURL != "":
+		own = nil // no key of ours on this node
+	default:
+		return nil, err
 	}
-	key, err := keys.LoadIssuerKey(path)
-	if domain.ErrorCode(err) == domain.NotFound {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, domain.Errorf(domain.Invalid, "cannot read the trust list %s: %v", file, err)
+		}
+		var exp codes.TrustExport
+		if err := json.Unmarshal(b, &exp); err != nil {
+			return nil, domain.Errorf(domain.Invalid, "%s is not a trust list export: %v", file, err)
+		}
+		var doc codes.TrustListDocument
+		_ = json.Unmarshal(exp.List, &doc)
+		var pinned *ecdsa.PublicKey
+		if own != nil && doc.Issuer == own.ID {
+			pinned = &own.Key.PublicKey // ours: it must be signed with our key
+		}
+		t, _, err := exp.Load(pinned)
+		if err != nil {
+			return nil, domain.Errorf(domain.Invalid, "%s: %s", file, domain.ErrorMessage(err))
+		}
 		return t, nil
 	}
-	if err != nil {
-		return nil, err
+	list := commands.TrustList{}
+	if store, _, err := m.openStore(ctx, true); err == nil {
+		list, err = commands.ReadTrustList(ctx, store)
+		store.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
-	region, err := domain.ParseRegion(m.Config.Region)
-	if err != nil {
-		return nil, domain.Errorf(domain.Invalid, "the region setting: %s", domain.ErrorMessage(err))
-	}
-	if err := t.AddIssuer(m.Config.Issuer, region); err != nil {
-		return nil, err
-	}
-	if _, err := t.AddKey(m.Config.Issuer, key.Public(), time.Time{}, time.Time{}); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return list.Trust(own)
 }

@@ -7,7 +7,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"image/png"
 	"io"
 	"os"
@@ -332,5 +334,94 @@ func TestScanOfACode(t *testing.T) {
 	}
 	if sc := scans[2]; sc.Admitted || sc.Subject.Kind != domain.SubjectForeign || !strings.HasPrefix(sc.Reason, "code_invalid: issuer:") {
 		t.Errorf("a code signed by a key not trusted: %+v", sc)
+	}
+}
+
+// TestTrustListAcrossRegions: Shanghai's ledger trusts Jiangsu's issuer
+// (trust add with its public key); a Jiangsu code is admitted at a gate
+// that recognises Jiangsu and refused at one that does not, which `audit
+// checkpoints` lists; the signed export verifies the code offline, and a
+// changed export is refused; once revoked, Jiangsu's codes are invalid.
+func TestTrustListAcrossRegions(t *testing.T) {
+	dir := t.TempDir()
+	sh, js := filepath.Join(dir, "shanghai"), filepath.Join(dir, "jiangsu")
+	now := time.Now()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	importInto := func(data string, lines ...string) {
+		t.Helper()
+		file := filepath.Join(dir, "lines.jsonl")
+		os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+		if code, out, errs := run(t, nil, "import", "--data", data, file); code != 0 {
+			t.Fatalf("import: %d %q %q", code, out, errs)
+		}
+	}
+	const (
+		p       = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+		open    = "9c4d5e6f-7a8b-4c3d-9e4f-5a6b7c8d9eaf"
+		closed  = "ac4d5e6f-7a8b-4c3d-9e4f-5a6b7c8d9eaf"
+		jiangsu = "jiangsu"
+	)
+	env := map[string]string{"RISKLEDGER_ISSUER": jiangsu, "RISKLEDGER_REGION": "Jiangsu"}
+	file := filepath.Join(dir, "p.jsonl")
+	os.WriteFile(file, []byte(`{"command":"register_person","at":"`+at(-72*time.Hour)+`","person_id":"`+p+`","document":{"type":"resident_id","number":"320101199001011234","country":"CN"},"name":"Zhang San","nationality":"CN"}`+"\n"), 0o600)
+	if code, _, errs := run(t, env, "import", "--data", js, file); code != 0 {
+		t.Fatalf("jiangsu import: %q", errs)
+	}
+	code, out, errs := run(t, env, "code", "issue", p, "--data", js, "--json")
+	var issued domain.CodeIssued
+	if code != 0 || json.Unmarshal([]byte(out), &issued) != nil || issued.Issuer != jiangsu {
+		t.Fatalf("jiangsu code issue: %d %q %q", code, out, errs)
+	}
+	key, err := keys.LoadIssuerKey(filepath.Join(js, "keys", keys.IssuerKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	pub := filepath.Join(dir, "jiangsu.pem")
+	os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+
+	importInto(sh,
+		`{"command":"register_checkpoint","at":"`+at(-72*time.Hour)+`","checkpoint_id":"`+open+`","name":"Changzhou North","kind":"subway","district":"Xinbei","recognises":["jiangsu"]}`,
+		`{"command":"register_checkpoint","at":"`+at(-72*time.Hour)+`","checkpoint_id":"`+closed+`","name":"Wujin market","kind":"supermarket","district":"Wujin"}`,
+	)
+	if code, out, errs := run(t, nil, "trust", "add", "--data", sh, "--issuer", jiangsu, "--region", "Jiangsu", "--key-file", pub); code != 0 || !strings.Contains(out, "trusted issuer jiangsu of Jiangsu with 1 keys") {
+		t.Fatalf("trust add: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := run(t, nil, "trust", "add", "--data", sh, "--issuer", "riskledger", "--region", "Shanghai", "--key-file", pub); code != exitFailed || !strings.Contains(errs, "own issuer") {
+		t.Errorf("trusting our own issuer id with another key: %d %q", code, errs)
+	}
+	scan := func(cp string) string {
+		return `{"command":"record_scan","at":"` + at(0) + `","checkpoint_id":"` + cp + `","code":"` + issued.Code + `","method":"qr"}`
+	}
+	importInto(sh, scan(open), scan(closed))
+	code, out, _ = run(t, nil, "audit", "checkpoints", "--data", sh, "--json")
+	var refusals []CheckpointRefusals
+	if code != 0 || json.Unmarshal([]byte(out), &refusals) != nil || len(refusals) != 1 || refusals[0].Name != "Wujin market" ||
+		refusals[0].Denials != 1 || refusals[0].Issuers[jiangsu] != 1 {
+		t.Errorf("audit checkpoints: %d %q", code, out)
+	}
+
+	export := filepath.Join(dir, "trust.json")
+	if code, out, errs := run(t, nil, "trust", "export", "--data", sh, "--out", export); code != 0 || !strings.Contains(out, "2 issuers") {
+		t.Fatalf("trust export: %d %q %q", code, out, errs)
+	}
+	// An offline scanner with nothing but the export (an empty data
+	// directory of its own issuer) checks Jiangsu's code.
+	scanner := map[string]string{"RISKLEDGER_ISSUER": "scanner", "RISKLEDGER_REGION": "Changzhou"}
+	if code, out, errs := run(t, scanner, "code", "verify", "--data", filepath.Join(dir, "scanner"), "--trust-file", export, issued.Code); code != 0 || !strings.Contains(out, `"valid":true`) {
+		t.Errorf("verify with the export: %d %q %q", code, out, errs)
+	}
+	b, _ := os.ReadFile(export)
+	changed := filepath.Join(dir, "changed.json")
+	os.WriteFile(changed, []byte(strings.Replace(string(b), `Jiangsu`, `Zhejiang`, 1)), 0o600)
+	if code, _, errs := run(t, scanner, "code", "verify", "--data", filepath.Join(dir, "scanner"), "--trust-file", changed, issued.Code); code != exitFailed || !strings.Contains(errs, "signature does not verify") {
+		t.Errorf("verify with a changed export: %d %q", code, errs)
+	}
+
+	if code, out, errs := run(t, nil, "trust", "revoke", jiangsu, "--data", sh, "--reason", "key compromised"); code != 0 || !strings.Contains(out, "revoked issuer jiangsu") {
+		t.Fatalf("trust revoke: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run(t, nil, "code", "verify", "--data", sh, issued.Code); code != exitFailed || !strings.Contains(out, `"step":"issuer"`) {
+		t.Errorf("verify after the revocation: %d %q", code, out)
 	}
 }

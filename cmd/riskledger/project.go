@@ -21,8 +21,8 @@ import (
 
 func init() {
 	register("audit", &command{
-		summary: "audit replay: re-derive every recorded colour decision and admission from the facts, and report each that differs",
-		usage:   "replay [--json]",
+		summary: "audit replay: re-derive every recorded colour decision and admission from the facts, and report each that differs; audit checkpoints: the denials of valid, trusted codes whose issuer the checkpoint did not recognise",
+		usage:   "replay [--json] | checkpoints [--json]",
 		flags:   func(fs *flag.FlagSet) { fs.Bool("json", false, "print the report as JSON") },
 		run:     runAudit,
 	})
@@ -42,8 +42,11 @@ func init() {
 }
 
 func runAudit(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	if fs.NArg() == 1 && fs.Arg(0) == "checkpoints" {
+		return runAuditCheckpoints(ctx, m, fs)
+	}
 	if fs.NArg() != 1 || fs.Arg(0) != "replay" {
-		return &usageError{"audit takes one action: replay"}
+		return &usageError{"audit takes one action: replay or checkpoints"}
 	}
 	opts, err := m.parseOptions()
 	if err != nil {
