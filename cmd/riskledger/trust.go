@@ -174,4 +174,3 @@ func (m *Main) exportTrust(ctx context.Context, out string) error {
 	fmt.Fprintf(m.Stdout, "wrote the trust list (%d issuers, signed by key %s) to %s\n", len(doc.Issuers), exp.KeyID, out)
 	return nil
 }
-
