@@ -15,17 +15,21 @@ import (
 // 5,000 persons, each scanned 40 times over a fortnight's daytime at one of
 // 50 checkpoints, so a person has about 700 co-presences; 20 are confirmed
 // cases.
-func busyTown(b *testing.B) (*projections.Contacts, []domain.PersonID) {
+func busyTown(b *testing.B) (*projections.Contacts, []domain.PersonID) { return scannedTown(b, 5000, 50) }
+
+// scannedTown is a ledger of persons scanned 40 times each over a fortnight's
+// daytime at one of checkpoints, uniformly; 20 are confirmed cases.
+func scannedTown(b *testing.B, people, checkpoints int) (*projections.Contacts, []domain.PersonID) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	l := &randomLedger{base: time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)}
 	var persons []domain.PersonID
-	for range 5000 {
+	for range people {
 		p, _ := domain.ParsePersonID(uuid.NewString())
 		persons = append(persons, p)
 		l.add(l.base, domain.PersonRegistered{PersonID: p, Document: domain.SealedDocument{Type: domain.DocumentResidentID}})
 	}
 	var cps []domain.CheckpointID
-	for range 50 {
+	for range checkpoints {
 		cp, _ := domain.ParseCheckpointID(uuid.NewString())
 		cps = append(cps, cp)
 		l.add(l.base, domain.CheckpointRegistered{CheckpointID: cp, Name: "gate", Kind: domain.KindSubway, Admits: []domain.Colour{domain.Green}})
@@ -51,6 +55,19 @@ func BenchmarkContactsOf(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		exposures += len(cs.Of(persons[i%len(persons)], time.Time{}, time.Time{}))
+	}
+	b.ReportMetric(float64(exposures)/float64(b.N), "exposures/op")
+}
+
+// BenchmarkContactsOfCity asks on a city-sized index: 100,000 persons, 4M
+// scans at 2,000 checkpoints (about 450 co-presences a person), where the
+// index no longer fits in the processor's caches.
+func BenchmarkContactsOfCity(b *testing.B) {
+	cs, persons := scannedTown(b, 100000, 2000)
+	exposures := 0
+	b.ResetTimer()
+	for i := range b.N {
+		exposures += len(cs.Of(persons[(i*7919)%len(persons)], time.Time{}, time.Time{}))
 	}
 	b.ReportMetric(float64(exposures)/float64(b.N), "exposures/op")
 }

@@ -32,7 +32,10 @@ type Index struct {
 	ids     []domain.PersonID
 	// red[n] holds the facts that can open or end an R1 or R2 interval of
 	// person n: a person without any is never an index case.
-	red      [][]int32
+	red [][]int32
+	// cases has bit n set when red[n] is not empty: a contact query asks
+	// it of every person met, and 100,000 persons' bits stay in cache.
+	cases    []uint64
 	policies *domain.Policies
 	// widest is the widest contact window of any policy; feverFloor the
 	// lowest fever threshold.
@@ -152,6 +155,7 @@ func (ix *Index) classify(i int32) {
 	if f := ix.facts[i]; ix.canBeRed(f) {
 		n := ix.number(named(f)[0])
 		ix.red[n] = append(ix.red[n], i)
+		ix.cases[n/64] |= 1 << (n % 64)
 	}
 }
 
@@ -176,6 +180,7 @@ func (ix *Index) canBeRed(f domain.Fact) bool {
 // reclassify rebuilds the red lists after the fever threshold fell.
 func (ix *Index) reclassify() {
 	clear(ix.red)
+	clear(ix.cases)
 	for i := range ix.facts {
 		ix.classify(int32(i))
 	}
@@ -189,13 +194,16 @@ func (ix *Index) number(p domain.PersonID) int32 {
 		ix.numbers[p] = n
 		ix.ids = append(ix.ids, p)
 		ix.red = append(ix.red, nil)
+		if int(n/64) >= len(ix.cases) {
+			ix.cases = append(ix.cases, 0)
+		}
 	}
 	return n
 }
 
 // mayBeCase tells whether person n has a fact that can make them an index
 // case.
-func (ix *Index) mayBeCase(n int32) bool { return len(ix.red[n]) > 0 }
+func (ix *Index) mayBeCase(n int32) bool { return ix.cases[n/64]&(1<<(n%64)) != 0 }
 
 // around returns the admitted scans at cp within the widest contact window
 // of t.
