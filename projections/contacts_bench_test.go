@@ -15,7 +15,9 @@ import (
 // 5,000 persons, each scanned 40 times over a fortnight's daytime at one of
 // 50 checkpoints, so a person has about 700 co-presences; 20 are confirmed
 // cases.
-func busyTown(b *testing.B) (*projections.Contacts, []domain.PersonID) { return scannedTown(b, 5000, 50) }
+func busyTown(b *testing.B) (*projections.Contacts, []domain.PersonID) {
+	return scannedTown(b, 5000, 50)
+}
 
 // scannedTown is a ledger of persons scanned 40 times each over a fortnight's
 // daytime at one of checkpoints, uniformly; 20 are confirmed cases.
