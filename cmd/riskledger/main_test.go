@@ -248,8 +248,10 @@ func TestServeOnPortZero(t *testing.T) {
 	if resp.StatusCode != 200 || body.Status != "ok" || body.Head.Position != 0 {
 		t.Fatalf("healthz: %d %+v", resp.StatusCode, body)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "keys", "head.key")); err != nil {
-		t.Fatalf("serve did not make the head key: %v", err)
+	for _, f := range []string{"head.key", "issuer.key"} {
+		if _, err := os.Stat(filepath.Join(dir, "keys", f)); err != nil {
+			t.Fatalf("serve did not make %s: %v", f, err)
+		}
 	}
 	// Reading commands run beside the serving process.
 	if code, out, errs := run(t, nil, "verify", "--data", dir); code != 0 || !strings.Contains(out, "OK: 0 events") {
@@ -274,7 +276,7 @@ func TestKeysInit(t *testing.T) {
 	if code, out, errs := run(t, nil, "keys", "init", dir); code != 0 || !strings.Contains(out, "master.key") {
 		t.Fatalf("keys init: %d %q %q", code, out, errs)
 	}
-	for _, f := range []string{"head.key", "master.key"} {
+	for _, f := range []string{"head.key", "master.key", "issuer.key"} {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v", f, err)
 		}
