@@ -299,7 +299,7 @@ func (h *Handler) decision(cmd domain.Command) (decision, error) {
 		}), nil
 	case domain.IssueCode:
 		return h.issueCode(cmd, b), nil
-	case domain.TrustIssuer, domain.RevokeIssuer:
+	case domain.TrustIssuer, domain.RevokeIssuer, domain.RetireIssuerKey:
 		return h.changeTrust(b), nil
 	case domain.ReportContact:
 		return h.reportContact(b), nil

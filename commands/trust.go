@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/riskledger/riskledger/codes"
@@ -33,6 +35,14 @@ func (h *Handler) RevokeIssuer(ctx context.Context, issuer, reason string, at ti
 	return err
 }
 
+// RetireIssuerKey records that this ledger's issuer stops signing with
+// key at at: codes it signed before then still verify until they expire.
+func (h *Handler) RetireIssuerKey(ctx context.Context, issuer string, key domain.TrustedKey, at time.Time, actor string) error {
+	key.Until = at.UTC()
+	_, err := h.Execute(ctx, domain.Command{At: at.UTC(), Body: domain.RetireIssuerKey{Issuer: issuer, Key: key}}, actor)
+	return err
+}
+
 func (h *Handler) ownIssuer() string {
 	if h.issuer == nil {
 		return ""
@@ -55,6 +65,8 @@ func (h *Handler) changeTrust(b domain.Body) decision {
 				return nil, domain.Errorf(domain.NotFound, "issuer %q is not in the trust list", b.Issuer)
 			}
 			f = fact{domain.EvIssuerRevoked, domain.IssuerRevoked(b)}
+		case domain.RetireIssuerKey:
+			f = fact{domain.EvIssuerKeyRetired, domain.IssuerKeyRetired(b)}
 		}
 		return []change{{stream: domain.TrustStream, expected: eventstore.Exactly(list.Version), facts: []fact{f}}}, nil
 	}
@@ -64,6 +76,9 @@ func (h *Handler) changeTrust(b domain.Body) decision {
 // trusted, and the version of the trust stream it was read at.
 type TrustList struct {
 	Issuers map[string]domain.IssuerTrusted
+	// Retired are the retired keys of issuers of our own (keys rotate),
+	// the latest retirement of each key.
+	Retired map[string][]domain.TrustedKey
 	Version int64
 }
 
@@ -73,7 +88,7 @@ func ReadTrustList(ctx context.Context, store eventstore.Store) (TrustList, erro
 	if err != nil {
 		return TrustList{}, err
 	}
-	l := TrustList{Issuers: map[string]domain.IssuerTrusted{}}
+	l := TrustList{Issuers: map[string]domain.IssuerTrusted{}, Retired: map[string][]domain.TrustedKey{}}
 	for _, e := range evs {
 		l.Version = e.StreamVersion
 		switch e.Type {
@@ -89,6 +104,13 @@ func ReadTrustList(ctx context.Context, store eventstore.Store) (TrustList, erro
 				return l, fmt.Errorf("read trust list at %d: %w", e.Position, err)
 			}
 			delete(l.Issuers, r.Issuer)
+		case domain.EvIssuerKeyRetired:
+			var r domain.IssuerKeyRetired
+			if err := json.Unmarshal(e.Payload, &r); err != nil {
+				return l, fmt.Errorf("read trust list at %d: %w", e.Position, err)
+			}
+			keys := slices.DeleteFunc(l.Retired[r.Issuer], func(k domain.TrustedKey) bool { return bytes.Equal(k.PublicKey, r.Key.PublicKey) })
+			l.Retired[r.Issuer] = append(keys, r.Key)
 		}
 	}
 	return l, nil
@@ -99,7 +121,7 @@ func ReadTrustList(ctx context.Context, store eventstore.Store) (TrustList, erro
 func (l TrustList) Trust(own *Issuer) (*codes.Trust, error) {
 	t := codes.NewTrust()
 	if own != nil {
-		e, err := own.Trusted()
+		e, err := l.Own(own)
 		if err != nil {
 			return nil, err
 		}
@@ -113,6 +135,21 @@ func (l TrustList) Trust(own *Issuer) (*codes.Trust, error) {
 		}
 	}
 	return t, nil
+}
+
+// Own is our own issuer as the trust list has it: its current key, and the
+// keys it retired, each for the codes it signed before its retirement.
+func (l TrustList) Own(own *Issuer) (domain.IssuerTrusted, error) {
+	e, err := own.Trusted()
+	if err != nil {
+		return e, err
+	}
+	for _, k := range l.Retired[own.ID] {
+		if !bytes.Equal(k.PublicKey, e.Keys[0].PublicKey) {
+			e.Keys = append(e.Keys, k)
+		}
+	}
+	return e, nil
 }
 
 // Trusted is the issuer as the trust list writes it: id, region, public key.

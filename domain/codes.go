@@ -101,3 +101,25 @@ func (RevokeIssuer) CommandName() string { return CmdRevokeIssuer }
 
 func (TrustIssuer) isBody()  {}
 func (RevokeIssuer) isBody() {}
+
+// EvIssuerKeyRetired: this ledger's own issuer stopped signing with a key
+// (keys rotate). The key still verifies the codes it signed before Until,
+// for as long as they last.
+const EvIssuerKeyRetired = "IssuerKeyRetired"
+
+// IssuerKeyRetired names the retired key, with Until set to its retirement.
+type IssuerKeyRetired struct {
+	Issuer string     `json:"issuer"`
+	Key    TrustedKey `json:"key"`
+}
+
+// CmdRetireIssuerKey names a key's retirement (made by `keys rotate`).
+const CmdRetireIssuerKey = "retire_issuer_key"
+
+// RetireIssuerKey retires a key of our own issuer (IssuerKeyRetired).
+type RetireIssuerKey IssuerKeyRetired
+
+// CommandName returns "retire_issuer_key".
+func (RetireIssuerKey) CommandName() string { return CmdRetireIssuerKey }
+
+func (RetireIssuerKey) isBody() {}

@@ -39,7 +39,7 @@ func EventTypes() map[string]int {
 		EvKeyAreaDesignated: 1, EvKeyAreaLifted: 1, EvPolicyPublished: 1,
 		EvCheckpointRegistered: 1, EvScanRecorded: 1, EvContactReported: 1,
 		EvColourOverridden: 1, EvPersonErased: 1, EvFactRetracted: 1, EvColourAssigned: 1, EvCodeIssued: 1,
-		EvIssuerTrusted: 1, EvIssuerRevoked: 1,
+		EvIssuerTrusted: 1, EvIssuerRevoked: 1, EvIssuerKeyRetired: 1,
 	}
 }
 

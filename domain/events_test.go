@@ -22,7 +22,7 @@ func TestEventTypeNamesAreStable(t *testing.T) {
 	want := []string{"PersonRegistered", "DocumentClaimed", "IdentityVerified", "DependentApplied", "DependentEnded",
 		"HealthFormSubmitted", "SymptomsReported", "DiagnosisRecorded", "KeyAreaDesignated", "KeyAreaLifted",
 		"PolicyPublished", "CheckpointRegistered", "ScanRecorded", "ContactReported", "ColourOverridden",
-		"PersonErased", "FactRetracted", "ColourAssigned", "CodeIssued", "IssuerTrusted", "IssuerRevoked"}
+		"PersonErased", "FactRetracted", "ColourAssigned", "CodeIssued", "IssuerTrusted", "IssuerRevoked", "IssuerKeyRetired"}
 	got := domain.EventTypes()
 	if len(got) != len(want) {
 		t.Fatalf("%d event types, want %d", len(got), len(want))

@@ -425,3 +425,59 @@ func TestTrustListAcrossRegions(t *testing.T) {
 		t.Errorf("verify after the revocation: %d %q", code, out)
 	}
 }
+
+// TestKeysRotate: after `keys rotate`, a code signed with the retired key
+// before its retirement still verifies, new codes are signed with the new
+// key, and a code the retired key signed after its retirement does not.
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "ledger")
+	now := time.Now()
+	const p = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+	file := filepath.Join(dir, "p.jsonl")
+	os.WriteFile(file, []byte(`{"command":"register_person","at":"`+now.Add(-72*time.Hour).Format(time.RFC3339)+`","person_id":"`+p+
+		`","document":{"type":"resident_id","number":"310101199001011234","country":"CN"},"name":"Li Wei","nationality":"CN"}`+"\n"), 0o600)
+	if code, _, errs := run(t, nil, "import", "--data", data, file); code != 0 {
+		t.Fatalf("import: %q", errs)
+	}
+	issue := func() domain.CodeIssued {
+		t.Helper()
+		code, out, errs := run(t, nil, "code", "issue", p, "--data", data, "--json")
+		var c domain.CodeIssued
+		if code != 0 || json.Unmarshal([]byte(out), &c) != nil {
+			t.Fatalf("code issue: %d %q %q", code, out, errs)
+		}
+		return c
+	}
+	before := issue()
+	old, err := keys.LoadIssuerKey(filepath.Join(data, "keys", keys.IssuerKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, nil, "keys", "rotate", "--data", data)
+	if code != 0 || !strings.Contains(out, "retired issuer key "+before.KeyID) {
+		t.Fatalf("keys rotate: %d %q %q", code, out, errs)
+	}
+	after := issue()
+	if after.KeyID == before.KeyID {
+		t.Fatalf("the code after the rotation is signed with the old key %s", after.KeyID)
+	}
+	for name, c := range map[string]string{"signed before the rotation": before.Code, "signed after": after.Code} {
+		if code, out, _ := run(t, nil, "code", "verify", "--data", data, c); code != 0 || !strings.Contains(out, `"valid":true`) {
+			t.Errorf("a code %s: %d %q", name, code, out)
+		}
+	}
+	shanghai := shanghaiZone(t)
+	today := domain.DateOf(now, shanghai)
+	late, err := codes.Issue(codes.Claims{Issuer: "riskledger", IssuedAt: time.Now().Add(time.Minute), Expires: today.Next().Start(shanghai),
+		Pseudonym: before.Pseudonym, Colour: domain.Green, Day: today, Position: 1}, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := run(t, nil, "code", "verify", "--data", data, "--at", time.Now().Add(2*time.Minute).Format(time.RFC3339), late); code != exitFailed || !strings.Contains(out, `"step":"issuer"`) {
+		t.Errorf("a code the retired key signed after its retirement: %d %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "keys", "issuer-"+before.KeyID+".key")); err != nil {
+		t.Errorf("the retired key's file: %v", err)
+	}
+}

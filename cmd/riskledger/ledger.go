@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/httpapi"
@@ -50,7 +53,7 @@ func init() {
 		run:     runVersion,
 	})
 	register("keys", &command{
-		summary: "keys init DIR: make the key files (head signing, master, code issuer) every PostgreSQL node shares",
+		summary: "keys init DIR: make the key files (head signing, master, code issuer) every PostgreSQL node shares; keys rotate: a new issuer key, the old one retired in the ledger",
 		usage:   "init DIR",
 		run:     runKeys,
 	})
@@ -199,9 +202,12 @@ func runVersion(_ context.Context, m *Main, fs *flag.FlagSet) error {
 	return err
 }
 
-func runKeys(_ context.Context, m *Main, fs *flag.FlagSet) error {
+func runKeys(ctx context.Context, m *Main, fs *flag.FlagSet) error {
+	if fs.NArg() == 1 && fs.Arg(0) == "rotate" {
+		return rotateIssuerKey(ctx, m)
+	}
 	if fs.NArg() != 2 || fs.Arg(0) != "init" {
-		return &usageError{"usage: riskledger keys init DIR"}
+		return &usageError{"usage: riskledger keys init DIR | keys rotate"}
 	}
 	dir := fs.Arg(1)
 	head, master, issuer := filepath.Join(dir, keys.HeadKeyFile), filepath.Join(dir, keys.MasterKeyFile), filepath.Join(dir, keys.IssuerKeyFile)
@@ -217,5 +223,47 @@ func runKeys(_ context.Context, m *Main, fs *flag.FlagSet) error {
 	fmt.Fprintf(m.Stdout, "made %s, %s and %s; give every node head_key_file = %s, master_key_file = %s and issuer_key_file = %s "+
 		"(or RISKLEDGER_HEAD_KEY_FILE, RISKLEDGER_MASTER_KEY_FILE, RISKLEDGER_ISSUER_KEY_FILE); keep copies apart from the database\n",
 		head, master, issuer, head, master, issuer)
+	return nil
+}
+
+// rotateIssuerKey retires the issuer key in the ledger (its codes signed
+// so far verify until they expire), keeps its file as issuer-KID.key, and
+// makes a new one. With PostgreSQL, copy the new file to every node.
+func rotateIssuerKey(ctx context.Context, m *Main) error {
+	own, err := m.issuer()
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKIXPublicKey(own.Key.Public())
+	if err != nil {
+		return err
+	}
+	kid, err := codes.KeyID(own.Key.Public())
+	if err != nil {
+		return err
+	}
+	b, closeBulk, err := m.openBulk(ctx, "keys rotate")
+	if err != nil {
+		return err
+	}
+	defer closeBulk()
+	if err := b.h.RetireIssuerKey(ctx, own.ID, domain.TrustedKey{PublicKey: der}, time.Now(), "keys rotate"); err != nil {
+		return err
+	}
+	path, _, err := m.Config.issuerKeyPath()
+	if err != nil {
+		return err
+	}
+	retired := filepath.Join(filepath.Dir(path), "issuer-"+hex.EncodeToString(kid)+".key")
+	if err := os.Rename(path, retired); err != nil {
+		return domain.Errorf(domain.Unavailable, "the key is retired in the ledger but its file could not be moved to %s: %v; move it and run `riskledger keys rotate` again", retired, err)
+	}
+	key, err := keys.CreateIssuerKey(path)
+	if err != nil {
+		return err
+	}
+	next, _ := codes.KeyID(key.Public())
+	fmt.Fprintf(m.Stdout, "retired issuer key %s (kept in %s; its codes verify until they expire); signing with %s from now on (%s)\n",
+		hex.EncodeToString(kid), retired, hex.EncodeToString(next), path)
 	return nil
 }

@@ -142,7 +142,7 @@ func (m *Main) exportTrust(ctx context.Context, out string) error {
 	if err != nil {
 		return err
 	}
-	self, err := own.Trusted()
+	self, err := list.Own(own)
 	if err != nil {
 		return err
 	}
