@@ -63,27 +63,17 @@ func (h *Handler) issueCode(cmd domain.Command, b domain.IssueCode) decision {
 		if h.colours == nil {
 			return nil, domain.Errorf(domain.Unavailable, "the colour view is not running, so no code can be issued; try again shortly")
 		}
-		evs, err := h.store.ReadStream(ctx, domain.PersonStream(b.PersonID), 0)
+		st, err := h.loadPerson(ctx, b.PersonID)
 		if err != nil {
 			return nil, err
 		}
-		if len(evs) == 0 {
-			return nil, notRegistered(b.PersonID)
+		if st.erasedAt > 0 {
+			return nil, domain.Errorf(domain.Forbidden, "person %s was erased; an erased person gets no code", b.PersonID)
 		}
-		var reg domain.PersonRegistered
-		for _, e := range evs {
-			switch e.Type {
-			case domain.EvPersonErased:
-				return nil, domain.Errorf(domain.Forbidden, "person %s was erased; an erased person gets no code", b.PersonID)
-			case domain.EvPersonRegistered:
-				if err := json.Unmarshal(e.Payload, &reg); err != nil {
-					return nil, fmt.Errorf("read registration at %d: %w", e.Position, err)
-				}
-			}
-		}
+		reg := st.reg
 		loc := h.issuer.Location
 		day := domain.DateOf(cmd.At, loc)
-		changes := []change{{stream: domain.PersonStream(b.PersonID), expected: eventstore.Exactly(evs[len(evs)-1].StreamVersion)}}
+		changes := []change{{stream: domain.PersonStream(b.PersonID), expected: eventstore.Exactly(st.version)}}
 		switch guardian := reg.RegisteredBy; {
 		case guardian.IsZero():
 			if !b.RequestedBy.IsZero() && b.RequestedBy != b.PersonID {
