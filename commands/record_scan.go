@@ -50,7 +50,7 @@ func (h *Handler) recordScan(cmd domain.Command, b domain.RecordScan) decision {
 		fever := b.TemperatureCelsius != nil && *b.TemperatureCelsius >= policy.FeverCelsius
 		switch {
 		case fever:
-			scan.Reason = fmt.Sprintf("temperature %.1f °C is at or above %.1f °C", *b.TemperatureCelsius, policy.FeverCelsius)
+			scan.Reason = feverReason(*b.TemperatureCelsius, policy)
 		case b.Method == domain.ScanImported:
 			scan.Admitted, scan.Reason = true, "imported scan"
 		case scan.Subject.Kind == domain.SubjectVisitor:
@@ -67,6 +67,11 @@ func (h *Handler) recordScan(cmd domain.Command, b domain.RecordScan) decision {
 		}
 		return h.recorded(changes, scan, fever), nil
 	}
+}
+
+// feverReason is the reason of a scan denied for its temperature.
+func feverReason(celsius float64, policy domain.PolicyParams) string {
+	return fmt.Sprintf("temperature %.1f °C is at or above %.1f °C", celsius, policy.FeverCelsius)
 }
 
 // admit decides the scan of person's own id on their live colour.

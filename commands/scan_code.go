@@ -70,13 +70,13 @@ func (h *Handler) scanCode(ctx context.Context, cmd domain.Command, b domain.Rec
 				scan.Reason = fmt.Sprintf("the code says %s (the ledger now %s); %s is %s here", scan.Colour, live, scan.Colour, admittedWord(scan.Admitted))
 			}
 		} else {
-			scan.Reason = fmt.Sprintf("temperature %.1f °C is at or above %.1f °C", *b.TemperatureCelsius, policy.FeverCelsius)
+			scan.Reason = feverReason(*b.TemperatureCelsius, policy)
 		}
 		return h.recorded(changes, scan, fever), nil
 	case !slices.Contains(cp.reg.Recognises, r.Claims.Issuer):
 		scan.Reason = fmt.Sprintf("%s: %s's codes are not recognised at this checkpoint", ReasonIssuerUnrecognised, r.Claims.Issuer)
 	case fever:
-		scan.Reason = fmt.Sprintf("temperature %.1f °C is at or above %.1f °C", *b.TemperatureCelsius, policy.FeverCelsius)
+		scan.Reason = feverReason(*b.TemperatureCelsius, policy)
 	default:
 		scan.Colour = r.Claims.Colour
 		if scan.Colour.IsZero() {

@@ -65,7 +65,12 @@ func runAuditCheckpoints(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 				}
 				r.Denials++
 				r.Issuers[s.Subject.Issuer]++
-				r.First, r.Last = minTime(r.First, e.OccurredAt), maxTime(r.Last, e.OccurredAt)
+				if e.OccurredAt.Before(r.First) {
+					r.First = e.OccurredAt
+				}
+				if e.OccurredAt.After(r.Last) {
+					r.Last = e.OccurredAt
+				}
 			}
 		}
 	}
@@ -94,18 +99,4 @@ func runAuditCheckpoints(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	}
 	fmt.Fprintf(m.Stdout, "%d checkpoints refused codes of trusted issuers they do not recognise\n", len(out))
 	return nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

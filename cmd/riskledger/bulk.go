@@ -183,13 +183,11 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
 	// Scans of codes are checked against this node's issuer, when it has
 	// one (with PostgreSQL, only when issuer_key_file is set).
-	if issuer, err := m.issuer(); err == nil {
-		if err := h.SetIssuer(issuer); err != nil {
-			store.Close()
-			closeVault()
-			return nil, nil, err
-		}
-	} else if domain.ErrorCode(err) != domain.Invalid || m.Config.IssuerKeyFile != "" {
+	issuer, err := m.nodeIssuer()
+	if err == nil && issuer != nil {
+		err = h.SetIssuer(issuer)
+	}
+	if err != nil {
 		store.Close()
 		closeVault()
 		return nil, nil, err

@@ -138,15 +138,20 @@ func (m *Main) issuer() (*commands.Issuer, error) {
 	return &commands.Issuer{ID: m.Config.Issuer, Region: m.Config.Region, Key: key, Location: opts.Location}, nil
 }
 
+// nodeIssuer is this node's issuer, or nil on a PostgreSQL node that has
+// no issuer_key_file (it signs no codes and trusts only the ledger's list).
+func (m *Main) nodeIssuer() (*commands.Issuer, error) {
+	if m.Config.DatabaseURL != "" && m.Config.IssuerKeyFile == "" {
+		return nil, nil
+	}
+	return m.issuer()
+}
+
 // trust is the trust list a check of codes uses: a signed export (file),
 // or else this node's own issuer and the ledger's trust list.
 func (m *Main) trust(ctx context.Context, file string) (*codes.Trust, error) {
-	own, err := m.issuer()
-	switch {
-	case err == nil:
-	case domain.ErrorCode(err) == domain.NotFound || m.Config.IssuerKeyFile == "" && m.Config.DatabaseURL != "":
-		own = nil // no key of ours on this node
-	default:
+	own, err := m.nodeIssuer()
+	if err != nil {
 		return nil, err
 	}
 	if file != "" {

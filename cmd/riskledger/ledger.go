@@ -85,11 +85,8 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if _, err := m.headKey(); err != nil { // made now, so that the first `head` needs nothing
 		return err
 	}
-	if m.Config.DatabaseURL == "" || m.Config.IssuerKeyFile != "" {
-		// The key that signs codes: made now with the embedded store.
-		if _, err := m.issuer(); err != nil {
-			return err
-		}
+	if _, err := m.nodeIssuer(); err != nil { // the key that signs codes: made now with the embedded store
+		return err
 	}
 	ln, err := net.Listen("tcp", m.Config.Listen)
 	if err != nil {
