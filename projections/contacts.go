@@ -24,7 +24,9 @@ import (
 // An exposure is one of:
 //   - checkpoint co-presence: admitted scans of two persons at one
 //     checkpoint at most the contact window apart (the policy in force at
-//     the later scan, for the checkpoint's kind), as Y1 reads them;
+//     the later scan, for the checkpoint's kind), as Y1 reads them; the
+//     other may be the holder of another region's code (Foreign), whom
+//     the policy cannot judge: their region is the one to tell;
 //   - a reported contact: an interview's, or the sensor records of a pair
 //     merged into episodes (merge_gap), as Y2 reads them.
 //
@@ -76,6 +78,12 @@ func NewContacts(ix *Index, j *domain.Judgement) *Contacts {
 			c.places[cp] = &Place{CheckpointID: cp}
 		}
 	}
+	for cp := range ix.foreignVisits {
+		ix.foreignAround(cp, time.Time{})
+		if c.places[cp] == nil {
+			c.places[cp] = &Place{CheckpointID: cp}
+		}
+	}
 	return c
 }
 
@@ -98,10 +106,12 @@ func (s *Span) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// Exposure is one contact of Person with Other.
+// Exposure is one contact of Person with Other, or with the holder of
+// another region's code (Foreign, at a checkpoint; Other is then zero).
 type Exposure struct {
-	Person domain.PersonID `json:"person"`
-	Other  domain.PersonID `json:"other"`
+	Person  domain.PersonID `json:"person"`
+	Other   domain.PersonID `json:"other,omitzero"`
+	Foreign *Foreign        `json:"foreign,omitempty"`
 	// Source is checkpoint (co-presence), interview or sensor.
 	Source string `json:"source"`
 	// Place is the checkpoint of a co-presence.
@@ -138,7 +148,7 @@ type Caused struct {
 
 // meeting is an exposure of one person before it is written out.
 type meeting struct {
-	other int32 // the other's number
+	other int32 // the other's number; -1-k for foreign holder k
 	at    int64 // as Exposure.At, in unix nanoseconds
 	// co-presence: the person's scan (a fact), the other's (from the
 	// index's visits), and where
@@ -212,6 +222,17 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 				}
 				fn(meeting{other: v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 			}
+			for _, v := range ix.foreignAround(s.CheckpointID, f.OccurredAt) {
+				later := max(mine, v.at)
+				if !b.has(later) || len(c.retracted) > 0 && c.retracted[v.ref.ID] {
+					continue
+				}
+				params, _ := ix.policies.At(time.Unix(0, later))
+				if gap := mine - v.at; max(gap, -gap) > int64(params.ContactWindowFor(place.Kind)) {
+					continue
+				}
+				fn(meeting{other: -1 - v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
+			}
 		case domain.ContactReported:
 			reported = append(reported, *f)
 		}
@@ -254,14 +275,19 @@ func (c *Contacts) exposures(p domain.PersonID, n int32, ms iter.Seq[meeting], c
 	for m := range ms {
 		i++
 		e := &out[i]
-		other := ix.ids[m.other]
+		var other domain.PersonID
+		otherMayBeCase := false
+		if m.other < 0 {
+			e.Foreign = &ix.foreign[-1-m.other]
+		} else {
+			other, otherMayBeCase = ix.ids[m.other], ix.mayBeCase(m.other)
+		}
 		e.Person, e.Other, e.At, e.Infectious, e.Yellow = p, other, time.Unix(0, m.at).UTC(), nobody, nothing
 		caused := func(exposed, index domain.PersonID, refs ...domain.EventRef) {
 			if iv, ok := c.j.CausedBy(exposed, index, refs...); ok {
 				e.Yellow = append(e.Yellow, Caused{Person: exposed, Rule: iv.Rule, From: iv.From, Until: iv.Until})
 			}
 		}
-		otherMayBeCase := ix.mayBeCase(m.other)
 		if m.episode == nil {
 			mine := &ix.facts[m.mine]
 			gap := mine.OccurredAt.UnixNano() - m.theirsAt
@@ -273,7 +299,9 @@ func (c *Contacts) exposures(p domain.PersonID, n int32, ms iter.Seq[meeting], c
 			e.Events = refs[len(refs)-2 : len(refs) : len(refs)]
 			if pMayBeCase && c.j.InfectiousAt(p, mine.OccurredAt) {
 				e.Infectious = append(e.Infectious, p)
-				caused(other, p, mine.Ref, m.theirs)
+				if e.Foreign == nil {
+					caused(other, p, mine.Ref, m.theirs)
+				}
 			}
 			if otherMayBeCase && c.j.InfectiousAt(other, *e.OtherAt) {
 				e.Infectious = append(e.Infectious, other)
@@ -329,7 +357,7 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 			return cmp.Compare(a.at, b.at)
 		}
 		if a.other != b.other {
-			return c.ix.ids[a.other].Compare(c.ix.ids[b.other])
+			return c.compareMet(a.other, b.other)
 		}
 		x, y := &ms[a.i], &ms[b.i]
 		return cmp.Or(cmp.Compare(x.mine, y.mine), cmp.Compare(x.theirs.Position, y.theirs.Position), episodeOrder(x.episode, y.episode))
@@ -341,6 +369,20 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 			}
 		}
 	}, len(ms))
+}
+
+// compareMet orders the ones met by their ids, persons before holders of
+// foreign codes.
+func (c *Contacts) compareMet(a, b int32) int {
+	switch {
+	case a >= 0 && b >= 0:
+		return c.ix.ids[a].Compare(c.ix.ids[b])
+	case a >= 0:
+		return -1
+	case b >= 0:
+		return 1
+	}
+	return c.ix.foreign[-1-a].Compare(c.ix.foreign[-1-b])
 }
 
 // meetingKey orders a meeting.
@@ -425,6 +467,9 @@ func (c *Contacts) ChainOf(p domain.PersonID, depth int, upstream bool, from, to
 		var next []int32
 		for _, r := range frontier {
 			c.meet(r.person, b, func(m meeting) {
+				if m.other < 0 {
+					return // a foreign code's holder: their region traces them
+				}
 				key := sign * m.at
 				if key < r.key {
 					return // it goes back in time along this path
@@ -483,8 +528,10 @@ type Cluster struct {
 	To    time.Time     `json:"to"`
 	Cases []ClusterCase `json:"cases"`
 	// Exposed are the other persons scanned within the contact window of
-	// one of those visits, in id order.
+	// one of those visits, in id order; Foreign the holders of other
+	// regions' codes scanned so, for their regions to trace.
 	Exposed []domain.PersonID `json:"exposed"`
+	Foreign []Foreign         `json:"foreign"`
 }
 
 // ClusterCase is an index case of a cluster and their infectious visits in
@@ -550,7 +597,7 @@ func (c *Contacts) Clusters(from, to time.Time) []Cluster {
 			if len(order) < 2 {
 				continue
 			}
-			cl := Cluster{Place: place, From: time.Unix(0, group[0].at).UTC(), To: time.Unix(0, group[len(group)-1].at).UTC(), Exposed: []domain.PersonID{}}
+			cl := Cluster{Place: place, From: time.Unix(0, group[0].at).UTC(), To: time.Unix(0, group[len(group)-1].at).UTC(), Exposed: []domain.PersonID{}, Foreign: []Foreign{}}
 			for _, n := range order {
 				cl.Cases = append(cl.Cases, *cases[n])
 			}
@@ -564,7 +611,18 @@ func (c *Contacts) Clusters(from, to time.Time) []Cluster {
 					}
 				}
 			}
+			foreign := map[int32]bool{}
+			for _, v := range group {
+				for _, o := range ix.foreignAround(cp, time.Unix(0, v.at)) {
+					gap := max(o.at-v.at, v.at-o.at)
+					if !foreign[o.person] && gap <= window(max(o.at, v.at)) && !c.retracted[o.ref.ID] {
+						foreign[o.person] = true
+						cl.Foreign = append(cl.Foreign, ix.foreign[o.person])
+					}
+				}
+			}
 			slices.SortFunc(cl.Exposed, domain.PersonID.Compare)
+			slices.SortFunc(cl.Foreign, Foreign.Compare)
 			out = append(out, cl)
 		}
 	}

@@ -55,6 +55,13 @@ func (w *town) scan(place, hhmm string, persons ...string) {
 	}
 }
 
+// foreign records a scan of the holder of issuer's code with pseudonym at
+// place at hh:mm, admitted or not.
+func (w *town) foreign(place, hhmm, issuer, pseudonym string, admitted bool) {
+	w.l.add(clock(hhmm), domain.ScanRecorded{CheckpointID: w.places[place], Method: domain.ScanQR, Admitted: admitted,
+		Subject: domain.ScanSubject{Kind: domain.SubjectForeign, Issuer: issuer, Pseudonym: pseudonym}})
+}
+
 func (w *town) contacts() *projections.Contacts {
 	w.t.Helper()
 	c := projections.NewColours(shanghai)
@@ -214,6 +221,61 @@ func TestClustersAreCasesWhoseInfectiousVisitsOverlap(t *testing.T) {
 	}
 	if got := cs.Clusters(clock("10:10"), time.Time{}); len(got) != 0 {
 		t.Errorf("from 10:10 only b's visit at x counts: %s", mustJSON(got))
+	}
+}
+
+// Holders of other regions' codes take part in co-presence: a case's
+// contacts and clusters name them by issuer and pseudonym (for their
+// region to trace); chains do not walk through them, and the policy never
+// judges them, so nobody turns yellow because of them.
+func TestForeignCodeHoldersTakePartInCoPresence(t *testing.T) {
+	w := newTown(t, "a b", "x")
+	w.l.add(time.Date(2020, 3, 5, 9, 0, 0, 0, time.UTC), domain.DiagnosisRecorded{PersonID: w.persons["a"], Result: domain.DiagnosisConfirmed})
+	w.l.add(time.Date(2020, 3, 5, 9, 0, 0, 0, time.UTC), domain.DiagnosisRecorded{PersonID: w.persons["b"], Result: domain.DiagnosisConfirmed})
+	w.scan("x", "10:00", "a")
+	w.foreign("x", "10:10", "jiangsu", "J-2", true)
+	w.foreign("x", "10:10", "jiangsu", "J-1", true)
+	w.foreign("x", "10:12", "jiangsu", "J-3", false) // denied: never went in
+	w.foreign("x", "10:45", "jiangsu", "J-4", true)  // 45 min after a: not a contact of a
+	w.scan("x", "10:20", "b")
+	cs := w.contacts()
+
+	got := cs.Of(w.persons["a"], time.Time{}, time.Time{})
+	var met []string
+	for _, e := range got {
+		if e.Foreign != nil {
+			met = append(met, e.Foreign.String())
+			if !e.Other.IsZero() || e.Place.Name != "x" || len(e.Infectious) != 1 || e.Infectious[0] != w.persons["a"] || len(e.Yellow) != 0 || len(e.Events) != 2 {
+				t.Errorf("a–%s: %s", e.Foreign, mustJSON(e))
+			}
+			continue
+		}
+		met = append(met, w.names[e.Other])
+	}
+	// Persons first, then holders by issuer and pseudonym, at one time.
+	if want := []string{"jiangsu/J-1", "jiangsu/J-2", "b"}; !slices.Equal(met, want) {
+		t.Errorf("a met %v, want %v", met, want)
+	}
+	if js := mustJSON(got[0]); !strings.Contains(js, `"foreign":{"issuer":"jiangsu","pseudonym":"J-1"}`) || strings.Contains(js, `"other"`) {
+		t.Errorf("a foreign exposure reads %s", js)
+	}
+
+	cls := cs.Clusters(time.Time{}, time.Time{})
+	if len(cls) != 1 {
+		t.Fatalf("%d clusters, want a and b at x: %s", len(cls), mustJSON(cls))
+	}
+	var holders []string
+	for _, f := range cls[0].Foreign {
+		holders = append(holders, f.String())
+	}
+	// J-4 came 25 minutes after b: within b's window.
+	if want := []string{"jiangsu/J-1", "jiangsu/J-2", "jiangsu/J-4"}; !slices.Equal(holders, want) {
+		t.Errorf("cluster's foreign holders %v, want %v", holders, want)
+	}
+
+	ch := cs.ChainOf(w.persons["a"], 2, false, time.Time{}, time.Time{})
+	if got := w.reached(ch); !slices.Equal(got, []string{"b@1 10:20"}) {
+		t.Errorf("chain of a reached %v", got)
 	}
 }
 

@@ -25,6 +25,12 @@ type Index struct {
 	byPerson    map[domain.PersonID][]int32
 	checkpoints map[domain.CheckpointID][]int32
 	visits      map[domain.CheckpointID]*visits
+	// Holders of other regions' codes take part in co-presence (contact
+	// queries list them) but never in colours: the policy cannot judge
+	// them. Their admitted scans are kept apart, numbered by subject.
+	foreign        []Foreign
+	foreignNumbers map[Foreign]int32
+	foreignVisits  map[domain.CheckpointID]*visits
 	// Persons have numbers, in the order the index met them, so that the
 	// co-presence index holds 4 bytes a person and the search around a
 	// visit reads slices, not maps.
@@ -59,10 +65,38 @@ type visits struct {
 	sorted bool
 }
 
+// add appends a visit to cp's list in m.
+func addVisit(m map[domain.CheckpointID]*visits, cp domain.CheckpointID, v visit) {
+	vs := m[cp]
+	if vs == nil {
+		vs = &visits{sorted: true}
+		m[cp] = vs
+	}
+	if n := len(vs.list); n > 0 && vs.list[n-1].at > v.at {
+		vs.sorted = false
+	}
+	vs.list = append(vs.list, v)
+}
+
+// Foreign is the holder of another region's code, as its issuer names them.
+type Foreign struct {
+	Issuer    string `json:"issuer"`
+	Pseudonym string `json:"pseudonym"`
+}
+
+// String is the holder as issuer/pseudonym.
+func (f Foreign) String() string { return f.Issuer + "/" + f.Pseudonym }
+
+// Compare orders holders by issuer, then pseudonym.
+func (f Foreign) Compare(g Foreign) int {
+	return cmp.Or(cmp.Compare(f.Issuer, g.Issuer), cmp.Compare(f.Pseudonym, g.Pseudonym))
+}
+
 // NewIndex returns an empty index whose day boundaries fall in loc.
 func NewIndex(loc *time.Location) *Index {
 	ps := domain.NewPolicies()
 	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
+		foreignNumbers: map[Foreign]int32{}, foreignVisits: map[domain.CheckpointID]*visits{},
 		checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
 		policies: ps, widest: ps.WidestWindow(), feverFloor: ps.FeverFloor()}
 }
@@ -89,17 +123,12 @@ func (ix *Index) Add(f domain.Fact) {
 	case domain.CheckpointRegistered:
 		ix.checkpoints[b.CheckpointID] = append(ix.checkpoints[b.CheckpointID], i)
 	case domain.ScanRecorded:
-		if b.Admitted && len(persons) > 0 {
-			v := ix.visits[b.CheckpointID]
-			if v == nil {
-				v = &visits{sorted: true}
-				ix.visits[b.CheckpointID] = v
-			}
-			at := f.OccurredAt.UnixNano()
-			if n := len(v.list); n > 0 && v.list[n-1].at > at {
-				v.sorted = false
-			}
-			v.list = append(v.list, visit{at: at, person: ix.number(persons[0]), fact: i, ref: f.Ref})
+		switch {
+		case b.Admitted && len(persons) > 0:
+			addVisit(ix.visits, b.CheckpointID, visit{at: f.OccurredAt.UnixNano(), person: ix.number(persons[0]), fact: i, ref: f.Ref})
+		case b.Admitted && b.Subject.Kind == domain.SubjectForeign:
+			// Not a fact of the index: fact -1.
+			addVisit(ix.foreignVisits, b.CheckpointID, visit{at: f.OccurredAt.UnixNano(), person: ix.foreignNumber(b.Subject), fact: -1, ref: f.Ref})
 		}
 	}
 	if len(persons) == 0 && !ledgerWide(f) {
@@ -201,6 +230,19 @@ func (ix *Index) number(p domain.PersonID) int32 {
 	return n
 }
 
+// foreignNumber returns the number of a foreign code's holder, giving them
+// the next if they have none.
+func (ix *Index) foreignNumber(s domain.ScanSubject) int32 {
+	f := Foreign{Issuer: s.Issuer, Pseudonym: s.Pseudonym}
+	n, ok := ix.foreignNumbers[f]
+	if !ok {
+		n = int32(len(ix.foreign))
+		ix.foreignNumbers[f] = n
+		ix.foreign = append(ix.foreign, f)
+	}
+	return n
+}
+
 // mayBeCase tells whether person n has a fact that can make them an index
 // case.
 func (ix *Index) mayBeCase(n int32) bool { return ix.cases[n/64]&(1<<(n%64)) != 0 }
@@ -208,7 +250,17 @@ func (ix *Index) mayBeCase(n int32) bool { return ix.cases[n/64]&(1<<(n%64)) != 
 // around returns the admitted scans at cp within the widest contact window
 // of t.
 func (ix *Index) around(cp domain.CheckpointID, t time.Time) []visit {
-	v := ix.visits[cp]
+	return ix.aroundIn(ix.visits, cp, t)
+}
+
+// foreignAround returns the admitted scans of foreign codes' holders at cp
+// within the widest contact window of t.
+func (ix *Index) foreignAround(cp domain.CheckpointID, t time.Time) []visit {
+	return ix.aroundIn(ix.foreignVisits, cp, t)
+}
+
+func (ix *Index) aroundIn(m map[domain.CheckpointID]*visits, cp domain.CheckpointID, t time.Time) []visit {
+	v := m[cp]
 	if v == nil {
 		return nil
 	}
@@ -348,9 +400,11 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 // capacity and the map's entries) and the number of admitted scans in it.
 func (ix *Index) VisitBytes() (bytes, scans int64) {
 	const visitSize, entrySize = int64(unsafe.Sizeof(visit{})), int64(unsafe.Sizeof(domain.CheckpointID{}) + 8 + unsafe.Sizeof(visits{}))
-	for _, v := range ix.visits {
-		bytes += int64(cap(v.list))*visitSize + entrySize
-		scans += int64(len(v.list))
+	for _, m := range []map[domain.CheckpointID]*visits{ix.visits, ix.foreignVisits} {
+		for _, v := range m {
+			bytes += int64(cap(v.list))*visitSize + entrySize
+			scans += int64(len(v.list))
+		}
 	}
 	return bytes, scans
 }

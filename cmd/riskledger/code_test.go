@@ -25,6 +25,7 @@ import (
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore/sqlite"
 	"github.com/riskledger/riskledger/keys"
+	"github.com/riskledger/riskledger/projections"
 )
 
 // TestCodeVerify checks codes offline from the command line: a code of
@@ -394,6 +395,21 @@ func TestTrustListAcrossRegions(t *testing.T) {
 		return `{"command":"record_scan","at":"` + at(0) + `","checkpoint_id":"` + cp + `","code":"` + issued.Code + `","method":"qr"}`
 	}
 	importInto(sh, scan(open), scan(closed))
+	// A Shanghai resident who went through the same gate at the same time
+	// met Jiangsu's code holder: their contacts name the holder for
+	// Jiangsu to trace; the refusal at the market is no contact.
+	const q = "7a1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+	importInto(sh,
+		`{"command":"register_person","at":"`+at(-72*time.Hour)+`","person_id":"`+q+`","document":{"type":"resident_id","number":"310101199001011234","country":"CN"},"name":"Li Si","nationality":"CN"}`,
+		`{"command":"record_scan","at":"`+at(0)+`","checkpoint_id":"`+open+`","person_id":"`+q+`","method":"qr"}`,
+		`{"command":"record_scan","at":"`+at(0)+`","checkpoint_id":"`+closed+`","person_id":"`+q+`","method":"qr"}`,
+	)
+	code, out, errs = run(t, nil, "contacts", q, "--data", sh, "--json")
+	var met []projections.Exposure
+	if code != 0 || json.Unmarshal([]byte(out), &met) != nil || len(met) != 1 || met[0].Foreign == nil ||
+		*met[0].Foreign != (projections.Foreign{Issuer: jiangsu, Pseudonym: issued.Pseudonym}) || met[0].Place.Name != "Changzhou North" {
+		t.Errorf("contacts of a resident who met Jiangsu's code holder: %d %q %q", code, out, errs)
+	}
 	code, out, _ = run(t, nil, "audit", "checkpoints", "--data", sh, "--json")
 	var refusals []CheckpointRefusals
 	if code != 0 || json.Unmarshal([]byte(out), &refusals) != nil || len(refusals) != 1 || refusals[0].Name != "Wujin market" ||

@@ -182,14 +182,18 @@ func runContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	case "json":
 		return json.NewEncoder(m.Stdout).Encode(es)
 	case "csv":
-		return writeCSV(m.Stdout, []string{"person", "other", "source", "checkpoint_id", "checkpoint", "at", "person_at", "other_at",
+		return writeCSV(m.Stdout, []string{"person", "other", "foreign", "source", "checkpoint_id", "checkpoint", "at", "person_at", "other_at",
 			"gap", "start", "end", "duration", "infectious", "yellow"}, len(es), func(i int) []string {
 			e := es[i]
 			var yellow []string
 			for _, y := range e.Yellow {
 				yellow = append(yellow, y.Person.String()+" "+y.Rule+" "+stamp(y.From)+" "+stamp(y.Until))
 			}
-			return []string{e.Person.String(), e.Other.String(), e.Source, placeID(e.Place), placeName(e.Place), stamp(e.At),
+			other, foreign := e.Other.String(), ""
+			if e.Foreign != nil {
+				other, foreign = "", e.Foreign.String()
+			}
+			return []string{e.Person.String(), other, foreign, e.Source, placeID(e.Place), placeName(e.Place), stamp(e.At),
 				stampp(e.PersonAt), stampp(e.OtherAt), span(e.Gap), stampp(e.Start), stampp(e.End), span(e.Duration),
 				ids(e.Infectious), strings.Join(yellow, ";")}
 		})
@@ -203,7 +207,11 @@ func runContacts(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 
 func describeExposure(e projections.Exposure) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s  %s", stamp(e.At), e.Other, e.Source)
+	if e.Foreign != nil {
+		fmt.Fprintf(&b, "%s  %s (code of %s)  %s", stamp(e.At), e.Foreign.Pseudonym, e.Foreign.Issuer, e.Source)
+	} else {
+		fmt.Fprintf(&b, "%s  %s  %s", stamp(e.At), e.Other, e.Source)
+	}
 	if e.Place != nil {
 		fmt.Fprintf(&b, " at %s, scans %s apart", placeName(e.Place), span(e.Gap))
 	} else if e.Duration != nil {
@@ -292,17 +300,21 @@ func runClusters(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	case "json":
 		return json.NewEncoder(m.Stdout).Encode(cls)
 	case "csv":
-		return writeCSV(m.Stdout, []string{"checkpoint_id", "checkpoint", "kind", "from", "to", "cases", "exposed"}, len(cls), func(i int) []string {
+		return writeCSV(m.Stdout, []string{"checkpoint_id", "checkpoint", "kind", "from", "to", "cases", "exposed", "foreign"}, len(cls), func(i int) []string {
 			c := cls[i]
 			var cases []domain.PersonID
 			for _, k := range c.Cases {
 				cases = append(cases, k.Person)
 			}
-			return []string{placeID(c.Place), placeName(c.Place), c.Place.Kind.String(), stamp(c.From), stamp(c.To), ids(cases), ids(c.Exposed)}
+			return []string{placeID(c.Place), placeName(c.Place), c.Place.Kind.String(), stamp(c.From), stamp(c.To), ids(cases), ids(c.Exposed), foreigners(c.Foreign)}
 		})
 	}
 	for _, c := range cls {
-		fmt.Fprintf(m.Stdout, "%s  %s to %s: %d cases, %d exposed\n", placeName(c.Place), stamp(c.From), stamp(c.To), len(c.Cases), len(c.Exposed))
+		fmt.Fprintf(m.Stdout, "%s  %s to %s: %d cases, %d exposed", placeName(c.Place), stamp(c.From), stamp(c.To), len(c.Cases), len(c.Exposed))
+		if len(c.Foreign) > 0 {
+			fmt.Fprintf(m.Stdout, " and %d holders of other regions' codes (%s)", len(c.Foreign), foreigners(c.Foreign))
+		}
+		fmt.Fprintln(m.Stdout)
 		for _, k := range c.Cases {
 			var at []string
 			for _, v := range k.Visits {
@@ -395,6 +407,15 @@ func placeName(p *projections.Place) string {
 		return p.CheckpointID.String()
 	}
 	return p.Name
+}
+
+// foreigners lists holders of other regions' codes as issuer/pseudonym.
+func foreigners(fs []projections.Foreign) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = f.String()
+	}
+	return strings.Join(s, " ")
 }
 
 func ids(ps []domain.PersonID) string {
