@@ -301,6 +301,10 @@ func (h *Handler) decision(cmd domain.Command) (decision, error) {
 		return h.issueCode(cmd, b), nil
 	case domain.TrustIssuer, domain.RevokeIssuer, domain.RetireIssuerKey:
 		return h.changeTrust(b), nil
+	case domain.CreateToken, domain.RevokeToken:
+		return h.changeTokens(b), nil
+	case domain.RecordAccess:
+		return fixed(domain.AccessStream, domain.EvAccessRecorded, domain.AccessRecorded(b)), nil
 	case domain.ReportContact:
 		return h.reportContact(b), nil
 	case domain.PublishPolicy:
@@ -336,3 +340,6 @@ func registered(p domain.PersonID) change {
 func notRegistered(p domain.PersonID) error {
 	return domain.Errorf(domain.NotFound, "person %s is not registered; register them first", p)
 }
+
+// Store returns the ledger the handler appends to.
+func (h *Handler) Store() eventstore.Store { return h.store }

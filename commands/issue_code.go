@@ -146,3 +146,13 @@ func (h *Handler) dependency(ctx context.Context, guardian, dependent domain.Per
 	}
 	return dep, evs[len(evs)-1].StreamVersion, nil
 }
+
+// GuardianOf tells whether dependent is, now, an active dependent of
+// guardian: who may act for a person without a phone.
+func (h *Handler) GuardianOf(ctx context.Context, guardian, dependent domain.PersonID) (bool, error) {
+	_, _, err := h.dependency(ctx, guardian, dependent)
+	if domain.ErrorCode(err) == domain.Forbidden {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -40,6 +40,7 @@ func EventTypes() map[string]int {
 		EvCheckpointRegistered: 1, EvScanRecorded: 1, EvContactReported: 1,
 		EvColourOverridden: 1, EvPersonErased: 1, EvFactRetracted: 1, EvColourAssigned: 1, EvCodeIssued: 1,
 		EvIssuerTrusted: 1, EvIssuerRevoked: 1, EvIssuerKeyRetired: 1,
+		EvTokenCreated: 1, EvTokenRevoked: 1, EvAccessRecorded: 1,
 	}
 }
 

@@ -22,7 +22,8 @@ func TestEventTypeNamesAreStable(t *testing.T) {
 	want := []string{"PersonRegistered", "DocumentClaimed", "IdentityVerified", "DependentApplied", "DependentEnded",
 		"HealthFormSubmitted", "SymptomsReported", "DiagnosisRecorded", "KeyAreaDesignated", "KeyAreaLifted",
 		"PolicyPublished", "CheckpointRegistered", "ScanRecorded", "ContactReported", "ColourOverridden",
-		"PersonErased", "FactRetracted", "ColourAssigned", "CodeIssued", "IssuerTrusted", "IssuerRevoked", "IssuerKeyRetired"}
+		"PersonErased", "FactRetracted", "ColourAssigned", "CodeIssued", "IssuerTrusted", "IssuerRevoked", "IssuerKeyRetired",
+		"TokenCreated", "TokenRevoked", "AccessRecorded"}
 	got := domain.EventTypes()
 	if len(got) != len(want) {
 		t.Fatalf("%d event types, want %d", len(got), len(want))

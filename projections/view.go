@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/riskledger/riskledger/domain"
@@ -29,4 +30,30 @@ func (v *View) ColourAt(ctx context.Context, p domain.PersonID, at time.Time) (d
 	}
 	a, pos := v.Colours.ColourAt(p, at)
 	return a.Colour, pos, nil
+}
+
+// Reader answers queries (explanations, contacts, chains, clusters) from a
+// colour projection of its own, caught up with the ledger's head before
+// each: apart from the View that admissions read, so that a long query
+// never holds up a gate.
+type Reader struct {
+	Store   eventstore.Store
+	Colours *Colours
+	mu      sync.Mutex
+}
+
+// Read catches the projection up with the ledger's head and calls fn with
+// its index and the position it reaches; the index does not change until
+// fn returns. Reads are one at a time.
+func (r *Reader) Read(ctx context.Context, fn func(ix *Index, position int64) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	head, err := r.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if err := readInto(ctx, r.Store, r.Colours, head.Position); err != nil {
+		return err
+	}
+	return fn(r.Colours.ix, r.Colours.Applied())
 }

@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/riskledger/riskledger/codes"
+	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/httpapi"
 	"github.com/riskledger/riskledger/keys"
+	"github.com/riskledger/riskledger/projections"
 )
 
 func init() {
@@ -92,9 +94,17 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if err != nil {
 		return domain.Errorf(domain.Unavailable, "cannot listen on %s: %v", m.Config.Listen, err)
 	}
+	api, stop, err := m.api(ctx, store, logger)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := m.firstAdminToken(ctx, api.Commands); err != nil {
+		return err
+	}
 	go m.projectInBackground(ctx, store, logger)
-	api := &httpapi.Server{Store: store, Logger: logger, Version: version()}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(m.Stdout, "riskledger serving on http://%s/ (%s)\n", ln.Addr(), what)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -109,6 +119,83 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	logger.Info("stopped")
+	return nil
+}
+
+// api wires the HTTP API over store: the command handler (with the
+// admission view and this node's issuer), the colour read model, a query
+// projection of its own, the change feed and the metrics. stop releases
+// what it opened.
+func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Logger) (*httpapi.Server, func(), error) {
+	opts, err := m.parseOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	v, closeVault, err := m.openVault(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := commands.New(store, v)
+	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
+	issuer, err := m.nodeIssuer()
+	if err == nil && issuer != nil {
+		err = h.SetIssuer(issuer)
+	}
+	if err != nil {
+		closeVault()
+		return nil, nil, err
+	}
+	model, err := m.readModel(ctx, false, 0)
+	if err != nil {
+		closeVault()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	feed := &httpapi.Feed{Store: store}
+	go func() {
+		if err := feed.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("the change feed stopped", "error", err.Error())
+		}
+	}()
+	lag := func(ctx context.Context) (int64, error) {
+		head, err := store.Head(ctx)
+		if err != nil {
+			return 0, err
+		}
+		pos, err := model.Checkpoint(ctx)
+		return head.Position - pos, err
+	}
+	api := &httpapi.Server{Store: store, Logger: logger, Version: version(), Commands: h, Model: model,
+		Reader: &projections.Reader{Store: store, Colours: projections.NewColours(opts.Location)}, Issuer: issuer,
+		Feed: feed, Options: opts, Metrics: httpapi.NewMetrics(lag)}
+	return api, func() { cancel(); model.Close(); closeVault() }, nil
+}
+
+// AdminTokenFile is where serve writes the first admin token of an
+// embedded ledger that has no token yet.
+const AdminTokenFile = "admin.token"
+
+// firstAdminToken gives a new embedded ledger its first admin token, in
+// the data directory (mode 0600): while serve runs, the embedded store
+// takes no other writer, so `token create` could not make one. A
+// PostgreSQL ledger gets its first with `token create`, beside the nodes.
+func (m *Main) firstAdminToken(ctx context.Context, h *commands.Handler) error {
+	path := filepath.Join(m.Config.Data, AdminTokenFile)
+	if m.Config.DatabaseURL != "" {
+		return nil
+	}
+	ts, err := commands.ReadTokens(ctx, h.Store())
+	if err != nil || len(ts.Tokens) > 0 {
+		return err
+	}
+	token, _, err := h.CreateToken(ctx, domain.TokenCreated{Role: domain.RoleAdmin, Note: "made at first start"}, time.Now(), "serve")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return domain.Errorf(domain.Unavailable, "cannot write the first admin token: %v", err)
+	}
+	fmt.Fprintf(m.Stdout, "the first admin token is in %s (POST /v1/tokens makes others)\n", path)
 	return nil
 }
 

@@ -21,9 +21,13 @@ import (
 
 func init() {
 	register("audit", &command{
-		summary: "audit replay: re-derive every recorded colour decision and admission from the facts, and report each that differs; audit checkpoints: the denials of valid, trusted codes whose issuer the checkpoint did not recognise",
-		usage:   "replay [--json] | checkpoints [--json]",
-		flags:   func(fs *flag.FlagSet) { fs.Bool("json", false, "print the report as JSON") },
+		summary: "audit replay: re-derive every recorded colour decision and admission from the facts, and report each that differs; audit access: who looked at whose personal data, and why; audit checkpoints: the denials of valid, trusted codes whose issuer the checkpoint did not recognise",
+		usage:   "replay [--json] | access [--person P] [--actor TOKEN_ID] [--json] | checkpoints [--json]",
+		flags: func(fs *flag.FlagSet) {
+			fs.Bool("json", false, "print the report as JSON")
+			fs.String("person", "", "access: only the looks at this person")
+			fs.String("actor", "", "access: only the looks by this token (its id)")
+		},
 		run:     runAudit,
 	})
 	register("rebuild", &command{
@@ -45,8 +49,11 @@ func runAudit(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 	if fs.NArg() == 1 && fs.Arg(0) == "checkpoints" {
 		return runAuditCheckpoints(ctx, m, fs)
 	}
+	if fs.NArg() == 1 && fs.Arg(0) == "access" {
+		return runAuditAccess(ctx, m, fs)
+	}
 	if fs.NArg() != 1 || fs.Arg(0) != "replay" {
-		return &usageError{"audit takes one action: replay or checkpoints"}
+		return &usageError{"audit takes one action: replay, access or checkpoints"}
 	}
 	opts, err := m.parseOptions()
 	if err != nil {

@@ -43,7 +43,7 @@ func runTrust(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		if err != nil {
 			return err
 		}
-		return m.changeTrust(ctx, func(h *commands.Handler) error {
+		return m.withHandler(ctx, func(h *commands.Handler) error {
 			if err := h.TrustIssuer(ctx, e, time.Now(), "trust add"); err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ func runTrust(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		if reason == "" {
 			return &usageError{"trust revoke needs --reason: say why the issuer is no longer trusted"}
 		}
-		return m.changeTrust(ctx, func(h *commands.Handler) error {
+		return m.withHandler(ctx, func(h *commands.Handler) error {
 			if err := h.RevokeIssuer(ctx, fs.Arg(1), reason, time.Now(), "trust revoke"); err != nil {
 				return err
 			}
@@ -113,7 +113,7 @@ func trustedFromFlags(fs *flag.FlagSet) (domain.IssuerTrusted, error) {
 }
 
 // changeTrust runs fn with a handler that knows this node's issuer.
-func (m *Main) changeTrust(ctx context.Context, fn func(h *commands.Handler) error) error {
+func (m *Main) withHandler(ctx context.Context, fn func(h *commands.Handler) error) error {
 	b, closeBulk, err := m.openBulk(ctx, "trust")
 	if err != nil {
 		return err

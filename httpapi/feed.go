@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
+)
+
+// ColourChange is one entry of the change feed: a colour-assigned event
+// of the ledger (the live projection's decision), by its position.
+type ColourChange struct {
+	Position   int64                 `json:"position"`
+	ID         uuid.UUID             `json:"id"`
+	RecordedAt time.Time             `json:"recorded_at"`
+	Change     domain.ColourAssigned `json:"change"`
+}
+
+// FeedTopic is the watermill topic the feed publishes colour changes on,
+// for consumers inside the cluster; each message's UUID is the event's id
+// and its "position" metadata the ledger position.
+const FeedTopic = "riskledger.colour_changes"
+
+// Feed follows the ledger and keeps its colour changes in order, so that
+// the issuance layer follows them from a position (long-poll or
+// Server-Sent Events) without reading the population's colours again. A
+// Feed is safe for concurrent use; Run fills it.
+type Feed struct {
+	Store eventstore.Store
+	// Publisher, when set, receives each change on FeedTopic.
+	Publisher message.Publisher
+
+	mu      sync.Mutex
+	changes []ColourChange
+	encoded [][]byte
+	read    int64         // the ledger position followed so far
+	wake    chan struct{} // closed when changes arrive
+}
+
+// Run follows the ledger from its start until ctx ends.
+func (f *Feed) Run(ctx context.Context) error {
+	return f.Store.Subscribe(ctx, 0, func(e eventstore.Event) error {
+		if e.Type != domain.EvColourAssigned {
+			f.mu.Lock()
+			f.read = e.Position
+			f.mu.Unlock()
+			return nil
+		}
+		c := ColourChange{Position: e.Position, ID: e.ID, RecordedAt: e.RecordedAt}
+		if err := json.Unmarshal(e.Payload, &c.Change); err != nil {
+			return fmt.Errorf("colour change at position %d: %w", e.Position, err)
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if f.Publisher != nil {
+			msg := message.NewMessage(e.ID.String(), b)
+			msg.Metadata.Set("position", strconv.FormatInt(e.Position, 10))
+			if err := f.Publisher.Publish(FeedTopic, msg); err != nil {
+				return fmt.Errorf("publish the colour change at %d: %w", e.Position, err)
+			}
+		}
+		f.mu.Lock()
+		f.changes = append(f.changes, c)
+		f.encoded = append(f.encoded, b)
+		f.read = e.Position
+		if f.wake != nil {
+			close(f.wake)
+			f.wake = nil
+		}
+		f.mu.Unlock()
+		return nil
+	})
+}
+
+// after returns up to limit changes with Position > pos (as encoded JSON),
+// the position followed so far, and a channel closed when more arrive.
+func (f *Feed) after(pos int64, limit int) ([][]byte, []int64, int64, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(f.changes, pos+1, func(c ColourChange, p int64) int { return int(min(max(c.Position-p, -1), 1)) })
+	j := min(len(f.changes), i+limit)
+	positions := make([]int64, 0, j-i)
+	for _, c := range f.changes[i:j] {
+		positions = append(positions, c.Position)
+	}
+	if f.wake == nil {
+		f.wake = make(chan struct{})
+	}
+	return f.encoded[i:j:j], positions, f.read, f.wake
+}
+
+// FeedPage is the long-poll answer: the changes after the asked position,
+// and where to ask next.
+type FeedPage struct {
+	Changes []json.RawMessage `json:"changes"`
+	// Next is the position to ask after next time: the last change's, or
+	// the asked one when there was none.
+	Next int64 `json:"next"`
+	// Read is the ledger position the feed has followed so far.
+	Read int64 `json:"read"`
+}
+
+// feedPoll: GET /v1/feed/colours?after=P[&limit=N][&wait=D]: the changes
+// after P; with none, it waits up to D (at most 60 s) for one.
+func (s *Server) feedPoll(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	if err := s.needs(s.Feed); err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 1000, 1, 10000)
+	if err != nil {
+		return err
+	}
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > time.Minute {
+			return domain.Errorf(domain.Invalid, "wait=%q is not a duration from 0s to 60s (like 25s)", v)
+		}
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		changes, positions, read, more := s.Feed.after(after, int(limit))
+		if len(changes) > 0 || wait == 0 {
+			page := FeedPage{Changes: make([]json.RawMessage, len(changes)), Next: after, Read: read}
+			for i, c := range changes {
+				page.Changes[i] = c
+			}
+			if len(positions) > 0 {
+				page.Next = positions[len(positions)-1]
+			}
+			writeJSON(w, http.StatusOK, page)
+			return nil
+		}
+		select {
+		case <-more:
+		case <-deadline.C:
+			wait = 0
+		case <-r.Context().Done():
+			return r.Context().Err()
+		}
+	}
+}
+
+// heartbeat keeps an idle stream's connection open through proxies.
+const heartbeat = 15 * time.Second
+
+// feedStream: GET /v1/feed/colours/stream: the changes as Server-Sent
+// Events (id: the position; event: colour_assigned), from after the
+// Last-Event-ID header (or ?after), for as long as the caller listens.
+func (s *Server) feedStream(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	if err := s.needs(s.Feed); err != nil {
+		return err
+	}
+	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return domain.Errorf(domain.Invalid, "Last-Event-ID %q is not a ledger position", v)
+		}
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		changes, positions, _, more := s.Feed.after(after, 1000)
+		for i, c := range changes {
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: colour_assigned\ndata: %s\n\n", positions[i], c); err != nil {
+				return nil
+			}
+			after = positions[i]
+		}
+		if len(changes) > 0 {
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+			continue
+		}
+		select {
+		case <-more:
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
