@@ -99,13 +99,13 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	defer stop()
-	if err := m.firstAdminToken(ctx, api.Commands); err != nil {
-		return err
-	}
 	go m.projectInBackground(ctx, store, logger)
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(m.Stdout, "riskledger serving on http://%s/ (%s)\n", ln.Addr(), what)
+	if err := m.firstAdminToken(ctx, api.Commands); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

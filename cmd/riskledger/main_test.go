@@ -51,6 +51,7 @@ func ledgers(t *testing.T, fn func(t *testing.T, l ledger)) {
 		fn(t, ledger{args: []string{"--database-url", url}, env: map[string]string{
 			"RISKLEDGER_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
 			"RISKLEDGER_HEAD_KEY_FILE":   filepath.Join(dir, "head.key"),
+			"RISKLEDGER_ISSUER_KEY_FILE": filepath.Join(dir, "issuer.key"),
 		}})
 	})
 }
@@ -245,8 +246,13 @@ func TestServeOnPortZero(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || body.Status != "ok" || body.Head.Position != 0 {
+	// The new ledger's one event: its first admin token, in the data
+	// directory.
+	if resp.StatusCode != 200 || body.Status != "ok" || body.Head.Position != 1 {
 		t.Fatalf("healthz: %d %+v", resp.StatusCode, body)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, AdminTokenFile)); err != nil || !strings.HasPrefix(string(b), "rl_") {
+		t.Fatalf("serve made no admin token: %q %v", b, err)
 	}
 	for _, f := range []string{"head.key", "issuer.key"} {
 		if _, err := os.Stat(filepath.Join(dir, "keys", f)); err != nil {
@@ -254,7 +260,7 @@ func TestServeOnPortZero(t *testing.T) {
 		}
 	}
 	// Reading commands run beside the serving process.
-	if code, out, errs := run(t, nil, "verify", "--data", dir); code != 0 || !strings.Contains(out, "OK: 0 events") {
+	if code, out, errs := run(t, nil, "verify", "--data", dir); code != 0 || !strings.Contains(out, "OK: 1 events") {
 		t.Fatalf("verify beside serve: %d %q %q", code, out, errs)
 	}
 	if code, _, errs := run(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0"); code != exitFailed || !strings.Contains(errs, "another process") {
