@@ -223,13 +223,14 @@ func (s *Server) needs(parts ...any) error {
 	return nil
 }
 
-// tokenCache holds the ledger's tokens, read again when a token is not
-// among them (one made since) and at most every tokenTTL otherwise (one
-// revoked since).
+// tokenCache holds the ledger's tokens. It looks at the tokens stream's
+// version again when a token is not among them (one made since) and at
+// most every tokenTTL otherwise (one revoked since), and reads the stream
+// again only when the version moved.
 type tokenCache struct {
-	mu     sync.Mutex
-	tokens commands.Tokens
-	read   time.Time
+	mu      sync.Mutex
+	tokens  commands.Tokens
+	checked time.Time
 }
 
 // tokenTTL is how long a revoked token may still be accepted by a node.
@@ -245,12 +246,19 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	_, known := tc.tokens.Tokens[commands.TokenID(bearer)]
-	if tc.tokens.Tokens == nil || !known && time.Since(tc.read) > 100*time.Millisecond || time.Since(tc.read) > tokenTTL {
-		ts, err := commands.ReadTokens(r.Context(), s.Store)
+	if tc.tokens.Tokens == nil || !known || time.Since(tc.checked) > tokenTTL {
+		v, err := s.Store.StreamVersion(r.Context(), domain.TokensStream)
 		if err != nil {
 			return nil, err
 		}
-		tc.tokens, tc.read = ts, time.Now()
+		if tc.tokens.Tokens == nil || v != tc.tokens.Version {
+			ts, err := commands.ReadTokens(r.Context(), s.Store)
+			if err != nil {
+				return nil, err
+			}
+			tc.tokens = ts
+		}
+		tc.checked = time.Now()
 	}
 	t, err := tc.tokens.Authenticate(bearer)
 	if err != nil {
