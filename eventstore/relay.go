@@ -20,6 +20,11 @@ const (
 // DefaultTopic is the topic committed events are published on.
 const DefaultTopic = "riskledger.events"
 
+// ColourChangesTopic delivers only the colour-assigned events of the
+// ledger (the colour projection's decisions), in position order: the
+// topic for the issuance layer's consumers inside the cluster.
+const ColourChangesTopic = "riskledger.colour_changes"
+
 // Relay publishes every committed event, in position order, on a watermill
 // Publisher. The ledger is its own outbox: the relay tails Subscribe, so it
 // works the same for a GoChannel in one process and for a cross-process

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
 	"github.com/riskledger/riskledger/domain"
@@ -26,19 +25,14 @@ type ColourChange struct {
 	Change     domain.ColourAssigned `json:"change"`
 }
 
-// FeedTopic is the watermill topic the feed publishes colour changes on,
-// for consumers inside the cluster; each message's UUID is the event's id
-// and its "position" metadata the ledger position.
-const FeedTopic = "riskledger.colour_changes"
-
 // Feed follows the ledger and keeps its colour changes in order, so that
 // the issuance layer follows them from a position (long-poll or
-// Server-Sent Events) without reading the population's colours again. A
-// Feed is safe for concurrent use; Run fills it.
+// Server-Sent Events) without reading the population's colours again.
+// Consumers inside the cluster take the same changes from watermill, on
+// eventstore.ColourChangesTopic (postgres.NewSubscriber). A Feed is safe
+// for concurrent use; Run fills it.
 type Feed struct {
 	Store eventstore.Store
-	// Publisher, when set, receives each change on FeedTopic.
-	Publisher message.Publisher
 
 	mu      sync.Mutex
 	changes []ColourChange
@@ -63,13 +57,6 @@ func (f *Feed) Run(ctx context.Context) error {
 		b, err := json.Marshal(c)
 		if err != nil {
 			return err
-		}
-		if f.Publisher != nil {
-			msg := message.NewMessage(e.ID.String(), b)
-			msg.Metadata.Set("position", strconv.FormatInt(e.Position, 10))
-			if err := f.Publisher.Publish(FeedTopic, msg); err != nil {
-				return fmt.Errorf("publish the colour change at %d: %w", e.Position, err)
-			}
 		}
 		f.mu.Lock()
 		f.changes = append(f.changes, c)

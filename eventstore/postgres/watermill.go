@@ -109,7 +109,9 @@ func (c *SubscriberConfig) Validate() error {
 // NewSubscriber returns a watermill Subscriber that delivers the events of
 // the ledger in cfg.Schema, read from its events table through pool, as
 // the messages eventstore.ToMessage makes of them. Subscribe takes
-// eventstore.DefaultTopic (any other topic is an Invalid error); on its
+// eventstore.DefaultTopic (every event) or eventstore.ColourChangesTopic
+// (the colour-assigned events alone); any other topic is an Invalid
+// error. A consumer group keeps a position per topic. On its
 // first call it creates the offsets table if missing, and fails if the
 // schema holds no ledger.
 //
@@ -189,9 +191,13 @@ func (s WatermillSchema) SelectQuery(p wsql.SelectQueryParams) (wsql.Query, erro
 	if err != nil {
 		return wsql.Query{}, err
 	}
+	only := ""
+	if p.Topic == eventstore.ColourChangesTopic {
+		only = ` AND type = '` + domain.EvColourAssigned + `'` // the partial index events_colour_changes
+	}
 	q := `WITH acked AS (` + next.Query + `)
 		SELECT ` + eventColumns + ` FROM ` + qualified(s.Schema, "events") + `
-		WHERE position > (SELECT offset_acked FROM acked)
+		WHERE position > (SELECT offset_acked FROM acked)` + only + `
 		ORDER BY position
 		LIMIT ` + strconv.Itoa(s.batchSize())
 	return wsql.Query{Query: q, Args: next.Args}, nil
@@ -255,8 +261,9 @@ func (s WatermillSchema) RequiresTransaction() bool { return true }
 
 // WatermillOffsets is the watermill-sql OffsetsAdapter of WatermillSchema:
 // the table riskledger_watermill_offsets in the ledger's schema holds, per
-// consumer group, the last position the group acked. Topics are not
-// recorded: the ledger is one log.
+// consumer group and topic, the last position it acked (a group's row for
+// eventstore.DefaultTopic is named by the group alone, for another topic
+// by "topic/group").
 type WatermillOffsets struct {
 	// Schema holds the ledger's tables; "public" when empty.
 	Schema string
@@ -303,8 +310,16 @@ func SeekGroup(ctx context.Context, pool *pgxpool.Pool, schema, group string, po
 func (a WatermillOffsets) BeforeSubscribingQueries(p wsql.BeforeSubscribingQueriesParams) ([]wsql.Query, error) {
 	return []wsql.Query{{
 		Query: `INSERT INTO ` + a.table() + ` (consumer_group, offset_acked) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
-		Args:  []any{p.ConsumerGroup},
+		Args:  []any{groupKey(p.Topic, p.ConsumerGroup)},
 	}}, nil
+}
+
+// groupKey names a consumer group's row for a topic.
+func groupKey(topic, group string) string {
+	if topic == eventstore.DefaultTopic {
+		return group
+	}
+	return topic + "/" + group
 }
 
 // NextOffsetQuery reads the group's acked position and locks its row until
@@ -312,7 +327,7 @@ func (a WatermillOffsets) BeforeSubscribingQueries(p wsql.BeforeSubscribingQueri
 func (a WatermillOffsets) NextOffsetQuery(p wsql.NextOffsetQueryParams) (wsql.Query, error) {
 	return wsql.Query{
 		Query: `SELECT offset_acked FROM ` + a.table() + ` WHERE consumer_group = $1 FOR UPDATE`,
-		Args:  []any{p.ConsumerGroup},
+		Args:  []any{groupKey(p.Topic, p.ConsumerGroup)},
 	}, nil
 }
 
@@ -321,7 +336,7 @@ func (a WatermillOffsets) AckMessageQuery(p wsql.AckMessageQueryParams) (wsql.Qu
 	return wsql.Query{
 		Query: `INSERT INTO ` + a.table() + ` (consumer_group, offset_acked) VALUES ($1, $2)
 			ON CONFLICT (consumer_group) DO UPDATE SET offset_acked = excluded.offset_acked`,
-		Args: []any{p.ConsumerGroup, p.LastRow.Offset},
+		Args: []any{groupKey(p.Topic, p.ConsumerGroup), p.LastRow.Offset},
 	}, nil
 }
 
@@ -331,10 +346,10 @@ func (a WatermillOffsets) ConsumedMessageQuery(wsql.ConsumedMessageQueryParams) 
 	return wsql.Query{}, nil
 }
 
-// checkTopic accepts the one topic the ledger is delivered on.
+// checkTopic accepts the topics the ledger is delivered on.
 func checkTopic(topic string) error {
-	if topic != eventstore.DefaultTopic {
-		return domain.Errorf(domain.Invalid, "topic %q is not the ledger's; subscribe to %q", topic, eventstore.DefaultTopic)
+	if topic != eventstore.DefaultTopic && topic != eventstore.ColourChangesTopic {
+		return domain.Errorf(domain.Invalid, "topic %q is not the ledger's; subscribe to %q or %q", topic, eventstore.DefaultTopic, eventstore.ColourChangesTopic)
 	}
 	return nil
 }

@@ -68,6 +68,12 @@ func (l ledger) appendN(t *testing.T, n int) []eventstore.Event {
 // subscribe subscribes to the ledger as group, until t ends.
 func (l ledger) subscribe(t *testing.T, group string, batch int) <-chan *message.Message {
 	t.Helper()
+	return l.subscribeTo(t, eventstore.DefaultTopic, group, batch)
+}
+
+// subscribeTo subscribes to topic as group, until t ends.
+func (l ledger) subscribeTo(t *testing.T, topic, group string, batch int) <-chan *message.Message {
+	t.Helper()
 	sub, err := postgres.NewSubscriber(l.pool, postgres.SubscriberConfig{Schema: l.schema, ConsumerGroup: group,
 		BatchSize: batch, PollInterval: 10 * time.Millisecond})
 	if err != nil {
@@ -78,7 +84,7 @@ func (l ledger) subscribe(t *testing.T, group string, batch int) <-chan *message
 		cancel()
 		sub.Close()
 	})
-	msgs, err := sub.Subscribe(ctx, eventstore.DefaultTopic)
+	msgs, err := sub.Subscribe(ctx, topic)
 	if err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
@@ -238,6 +244,36 @@ func TestWatermillDeliversNewEvents(t *testing.T) {
 		t.Fatalf("unexpected message at position %d", position(t, m))
 	case <-time.After(50 * time.Millisecond):
 	}
+}
+
+// The colour changes topic delivers the colour-assigned events alone, in
+// order, new ones as they come; a group keeps its place in it apart from
+// its place in the whole ledger.
+func TestWatermillColourChangesTopic(t *testing.T) {
+	l := newLedger(t)
+	var want []eventstore.Event
+	decide := func() {
+		evs, err := l.store.Append(context.Background(), eventstore.StreamAppend{Stream: "decisions-x",
+			Events: []eventstore.NewEvent{{Type: domain.EvColourAssigned, Payload: json.RawMessage(`{"colour":"yellow"}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, evs...)
+	}
+	l.appendN(t, 7)
+	decide()
+	l.appendN(t, 5)
+	decide()
+	changes := l.subscribeTo(t, eventstore.ColourChangesTopic, "issuance", 2)
+	checkMessages(t, receive(t, changes, 2), want)
+	for i, m := range receive(t, l.subscribe(t, "issuance", 4), 14) {
+		if p := position(t, m); p != int64(i+1) {
+			t.Fatalf("the whole ledger's message %d has position %d", i, p)
+		}
+	}
+	l.appendN(t, 3)
+	decide()
+	checkMessages(t, receive(t, changes, 1), want[2:])
 }
 
 func TestWatermillGroupsAreIndependent(t *testing.T) {
