@@ -129,6 +129,10 @@ func (s *Server) routes() []route {
 	}
 }
 
+// requestTimeout bounds a request's work (the event stream excepted): a
+// chain over a whole city takes seconds, not minutes.
+const requestTimeout = time.Minute
+
 // caller is who is calling: their token.
 type caller struct {
 	token *commands.Token
@@ -144,14 +148,21 @@ func (c *caller) actor() string { return "token:" + c.token.TokenID }
 func (s *Server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if !strings.HasSuffix(rt.pattern, "/stream") {
+			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		err := s.serve(sw, r, rt)
 		if err != nil {
 			writeError(sw, s.Logger, err)
 		}
+		d := time.Since(start)
 		if s.Metrics != nil {
-			s.Metrics.request(rt.pattern, sw.status, time.Since(start))
+			s.Metrics.request(rt.pattern, sw.status, d)
 		}
+		s.Logger.Debug("request", "route", rt.pattern, "path", r.URL.Path, "status", sw.status, "duration", d, "code", domain.ErrorCode(err))
 	})
 }
 
@@ -325,6 +336,9 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 	if errors.Is(err, context.Canceled) {
 		return // the caller went away
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = domain.Errorf(domain.Unavailable, "the request took longer than %s; narrow it (from, to, depth) or try again", requestTimeout)
 	}
 	code := domain.ErrorCode(err)
 	status, ok := statusOf[code]
