@@ -11,14 +11,6 @@ import (
 	"github.com/riskledger/riskledger/eventstore"
 )
 
-// Reasons of the decisions on scanned codes, as the scan records them
-// (first word), so that audits can count them.
-const (
-	ReasonCodeInvalid        = "code_invalid"
-	ReasonCodeOutdated       = "code_outdated"
-	ReasonIssuerUnrecognised = "issuer_not_recognised"
-)
-
 // scanCode decides the scan of a code: it verifies the code as an offline
 // scanner would (prefix to day, at the scan's time); a code of ours names
 // its person through the pseudonym's stream, and the stricter of the
@@ -48,7 +40,7 @@ func (h *Handler) scanCode(ctx context.Context, cmd domain.Command, b domain.Rec
 	}
 	switch {
 	case !r.Valid:
-		scan.Reason = fmt.Sprintf("%s: %s: %s", ReasonCodeInvalid, r.Step, r.Reason)
+		scan.Reason = fmt.Sprintf("%s: %s: %s", domain.ReasonCodeInvalid, r.Step, r.Reason)
 		return h.recorded(changes, scan, false), nil
 	case r.Prefix == "RL1" && r.Claims.Issuer == h.issuer.ID:
 		issued, version, err := h.issuedCode(ctx, r.Claims.Pseudonym)
@@ -62,7 +54,7 @@ func (h *Handler) scanCode(ctx context.Context, cmd domain.Command, b domain.Rec
 				return nil, err
 			}
 			if live := scan.Colour; live.StricterThan(r.Claims.Colour) {
-				scan.Reason = fmt.Sprintf("%s: the code says %s, the ledger now %s; %s", ReasonCodeOutdated, r.Claims.Colour, live, scan.Reason)
+				scan.Reason = fmt.Sprintf("%s: the code says %s, the ledger now %s; %s", domain.ReasonCodeOutdated, r.Claims.Colour, live, scan.Reason)
 			} else if r.Claims.Colour.StricterThan(live) {
 				// The code is stricter than the ledger now: it decides.
 				scan.Colour = r.Claims.Colour
@@ -74,7 +66,7 @@ func (h *Handler) scanCode(ctx context.Context, cmd domain.Command, b domain.Rec
 		}
 		return h.recorded(changes, scan, fever), nil
 	case !slices.Contains(cp.reg.Recognises, r.Claims.Issuer):
-		scan.Reason = fmt.Sprintf("%s: %s's codes are not recognised at this checkpoint", ReasonIssuerUnrecognised, r.Claims.Issuer)
+		scan.Reason = fmt.Sprintf("%s: %s's codes are not recognised at this checkpoint", domain.ReasonIssuerUnrecognised, r.Claims.Issuer)
 	case fever:
 		scan.Reason = feverReason(*b.TemperatureCelsius, policy)
 	default:

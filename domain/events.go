@@ -206,6 +206,14 @@ type ScanSubject struct {
 	VisitorIndex string   `json:"visitor_index,omitempty"`
 }
 
+// Reasons of the decisions on scanned codes, as a scan records them (the
+// first word of ScanRecorded.Reason), so that audits can count them.
+const (
+	ReasonCodeInvalid        = "code_invalid"
+	ReasonCodeOutdated       = "code_outdated"
+	ReasonIssuerUnrecognised = "issuer_not_recognised"
+)
+
 // ScanRecorded: a checkpoint scan and the ledger's admission decision.
 // ViewPosition is the ledger position the decision's colour view had
 // reached, so that an audit can re-derive the decision.

@@ -39,14 +39,29 @@ type Feed struct {
 	encoded [][]byte
 	read    int64         // the ledger position followed so far
 	wake    chan struct{} // closed when changes arrive
+	// codes are the positions of each person's issued codes, which live
+	// in streams of their own (code-PSEUDONYM).
+	codes map[domain.PersonID][]int64
 }
 
 // Run follows the ledger from its start until ctx ends.
 func (f *Feed) Run(ctx context.Context) error {
 	return f.Store.Subscribe(ctx, 0, func(e eventstore.Event) error {
 		if e.Type != domain.EvColourAssigned {
+			var issued domain.CodeIssued
+			if e.Type == domain.EvCodeIssued {
+				if err := json.Unmarshal(e.Payload, &issued); err != nil {
+					return fmt.Errorf("code at position %d: %w", e.Position, err)
+				}
+			}
 			f.mu.Lock()
 			f.read = e.Position
+			if e.Type == domain.EvCodeIssued {
+				if f.codes == nil {
+					f.codes = map[domain.PersonID][]int64{}
+				}
+				f.codes[issued.PersonID] = append(f.codes[issued.PersonID], e.Position)
+			}
 			f.mu.Unlock()
 			return nil
 		}
@@ -86,6 +101,13 @@ func (f *Feed) after(pos int64, limit int) ([][]byte, []int64, int64, <-chan str
 		f.wake = make(chan struct{})
 	}
 	return f.encoded[i:j:j], positions, f.read, f.wake
+}
+
+// codesOf returns the positions of p's codes, oldest first.
+func (f *Feed) codesOf(p domain.PersonID) []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.codes[p])
 }
 
 // FeedPage is the long-poll answer: the changes after the asked position,

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/projections"
 )
 
@@ -273,3 +275,122 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, _ *caller) e
 }
 
 func pngOf(code string) ([]byte, error) { return codes.PNG(code, 512) }
+
+// person: GET /v1/persons/{person}: the registration with its personal
+// data opened, the dependents and verifications.
+func (s *Server) person(w http.ResponseWriter, r *http.Request, c *caller) error {
+	p, err := pathPerson(r)
+	if err != nil {
+		return err
+	}
+	if err := s.mayActFor(r.Context(), c, p); err != nil {
+		return err
+	}
+	if err := s.needs(s.Commands); err != nil {
+		return err
+	}
+	rec, err := s.Commands.Person(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// FoundPerson answers a search by document.
+type FoundPerson struct {
+	PersonID domain.PersonID `json:"person_id"`
+}
+
+// findPerson: GET /v1/persons?document_type=T&document_number=N&country=C.
+func (s *Server) findPerson(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	q := r.URL.Query()
+	typ, err := domain.ParseDocumentType(q.Get("document_type"))
+	if err != nil {
+		return err
+	}
+	doc := domain.Document{Type: typ, Number: q.Get("document_number"), Country: q.Get("country")}
+	if doc.Number == "" || doc.Country == "" {
+		return domain.Errorf(domain.Invalid, "search with document_type, document_number and country (its two-letter code)")
+	}
+	if err := s.needs(s.Commands); err != nil {
+		return err
+	}
+	p, err := s.Commands.FindByDocument(r.Context(), doc)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, FoundPerson{PersonID: p})
+	return nil
+}
+
+// scans: GET /v1/persons/{person}/scans[?from&to]: the scan history.
+func (s *Server) scans(w http.ResponseWriter, r *http.Request, c *caller) error {
+	p, err := pathPerson(r)
+	if err != nil {
+		return err
+	}
+	if err := s.mayActFor(r.Context(), c, p); err != nil {
+		return err
+	}
+	from, to, err := span(r)
+	if err != nil {
+		return err
+	}
+	return s.read(w, r, func(ix *projections.Index, _ int64) (any, error) {
+		if !ix.Knows(p) {
+			return nil, unknownPerson(p)
+		}
+		return projections.ScansOf(ix, p, from, to), nil
+	})
+}
+
+// codes: GET /v1/persons/{person}/codes: the codes retrieved for the
+// person, oldest first.
+func (s *Server) codes(w http.ResponseWriter, r *http.Request, c *caller) error {
+	p, err := pathPerson(r)
+	if err != nil {
+		return err
+	}
+	if err := s.mayActFor(r.Context(), c, p); err != nil {
+		return err
+	}
+	if err := s.needs(s.Feed); err != nil {
+		return err
+	}
+	out := []domain.CodeIssued{}
+	for _, pos := range s.Feed.codesOf(p) {
+		evs, err := s.Store.ReadAll(r.Context(), pos-1, 1)
+		if err != nil {
+			return err
+		}
+		var issued domain.CodeIssued
+		if len(evs) != 1 || json.Unmarshal(evs[0].Payload, &issued) != nil {
+			return fmt.Errorf("the code at position %d cannot be read", pos)
+		}
+		out = append(out, issued)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// auditVerify: GET /v1/audit/verify: the hash chain recomputed.
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	rep, err := eventstore.Verify(r.Context(), s.Store)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// auditCheckpoints: GET /v1/audit/checkpoints: the refusals of valid,
+// recognisable codes, per checkpoint.
+func (s *Server) auditCheckpoints(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	out, err := projections.Compliance(r.Context(), s.Store)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

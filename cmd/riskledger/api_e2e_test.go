@@ -102,13 +102,45 @@ func TestAPIEndToEnd(t *testing.T) {
 		if code != 200 || json.Unmarshal(body, &looks) != nil {
 			t.Fatalf("access log: %d %s", code, body)
 		}
-		found := false
+		seen := false
 		for _, l := range looks {
-			found = found || l.Role == domain.RoleEpidemiologist && l.Query == "contacts" && l.Reason == "case 2020-0142" && l.Actor == "token:"+tokenID(epi)
+			seen = seen || l.Role == domain.RoleEpidemiologist && l.Query == "contacts" && l.Reason == "case 2020-0142" && l.Actor == "token:"+tokenID(epi)
 		}
-		if !found {
+		if !seen {
 			t.Errorf("the access log does not show the epidemiologist's look: %s", body)
 		}
+		// A search by document, the person's record and scans: each a look
+		// on the record.
+		code, body = s.do(t, "GET", "/v1/persons?document_type=resident_id&document_number=310101199001010000&country=CN&reason=call+back", epi, nil)
+		var found httpapi.FoundPerson
+		if code != 200 || json.Unmarshal(body, &found) != nil || found.PersonID.String() != a {
+			t.Errorf("search by document: %d %s", code, body)
+		}
+		code, body = s.do(t, "GET", "/v1/persons/"+a+"?reason=call+back", epi, nil)
+		if code != 200 || !strings.Contains(string(body), `"name":"N"`) || !strings.Contains(string(body), `"number":"310101199001010000"`) {
+			t.Errorf("a's record: %d %s", code, body)
+		}
+		code, body = s.do(t, "GET", "/v1/persons/"+a+"/scans", citizen, nil)
+		var scans []projections.Scan
+		if code != 200 || json.Unmarshal(body, &scans) != nil || len(scans) != 1 || scans[0].Place.Name != "Xujiahui station" || !scans[0].Admitted {
+			t.Errorf("a's own scans: %d %s", code, body)
+		}
+		if code, body := s.do(t, "GET", "/v1/persons/"+b+"/scans", citizen, nil); code != http.StatusForbidden {
+			t.Errorf("a's token reading b's scans: %d %s", code, body)
+		}
+		code, body = s.do(t, "POST", "/v1/persons/"+a+"/code", citizen, nil)
+		var issued httpapi.IssuedCode
+		if code != http.StatusCreated || json.Unmarshal(body, &issued) != nil || issued.Colour != domain.Red {
+			t.Errorf("a's code: %d %s", code, body)
+		}
+		eventually(t, func() string {
+			code, body := s.do(t, "GET", "/v1/persons/"+a+"/codes", citizen, nil)
+			var codes []domain.CodeIssued
+			if code != 200 || json.Unmarshal(body, &codes) != nil || len(codes) != 1 || codes[0].Code != issued.Code {
+				return fmt.Sprintf("a's codes: %d %s", code, body)
+			}
+			return ""
+		})
 		// The command line reads the same log beside the server.
 		if code, out, errs := l.run(t, "audit", "access", "--person", a); code != 0 || !strings.Contains(out, "contacts of "+a+`: "case 2020-0142"`) {
 			t.Errorf("audit access: %d %q %q", code, out, errs)

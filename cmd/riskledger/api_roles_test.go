@@ -44,6 +44,10 @@ var roleMatrix = []struct {
 	{"POST /v1/codes/verify", "- - Y - - Y Y Y"},
 	{"GET /v1/persons/{person}/colour", "Y Y - - Y Y Y Y"},
 	{"GET /v1/persons/{person}/explain", "Y Y - - Y Y - Y"},
+	{"GET /v1/persons", "- - - - Y Y - Y"},
+	{"GET /v1/persons/{person}", "Y Y - - Y Y - Y"},
+	{"GET /v1/persons/{person}/scans", "Y Y - - Y Y - Y"},
+	{"GET /v1/persons/{person}/codes", "Y Y - - Y Y - Y"},
 	{"GET /v1/persons/{person}/contacts", "- - - - Y - - Y"},
 	{"GET /v1/persons/{person}/chain", "- - - - Y - - Y"},
 	{"GET /v1/colours", "- - - - Y Y Y Y"},
@@ -51,6 +55,8 @@ var roleMatrix = []struct {
 	{"GET /v1/contacts/stats", "- - - - Y Y - Y"},
 	{"GET /v1/audit/replay", "- - - - - Y - Y"},
 	{"GET /v1/audit/access", "- - - - - Y - Y"},
+	{"GET /v1/audit/verify", "- - - - - Y - Y"},
+	{"GET /v1/audit/checkpoints", "- - - - - Y - Y"},
 	{"GET /v1/feed/colours", "- - - - - - Y Y"},
 	{"GET /v1/feed/colours/stream", "- - - - - - Y Y"},
 	{"POST /v1/tokens", "- - - - - - - Y"},
@@ -161,6 +167,8 @@ func TestAPIRoleMatrix(t *testing.T) {
 			path = strings.ReplaceAll(path, "{token}", tok.TokenID) + "?reason=test"
 		case "GET /v1/persons/{person}/chain":
 			path += "?depth=2"
+		case "GET /v1/persons":
+			path += "?document_type=resident_id&document_number=310101199001011234&country=CN"
 		}
 		if method == "GET" {
 			sep := "?"
