@@ -162,7 +162,9 @@ func TestAPIRoleMatrix(t *testing.T) {
 			body = map[string]string{"role": "issuance"}
 		case "DELETE /v1/tokens/{token}":
 			_, b := s.do(t, "POST", "/v1/tokens", s.admin, map[string]string{"role": "issuance"})
-			var tok struct{ TokenID string `json:"token_id"` }
+			var tok struct {
+				TokenID string `json:"token_id"`
+			}
 			json.Unmarshal(b, &tok)
 			path = strings.ReplaceAll(path, "{token}", tok.TokenID) + "?reason=test"
 		case "GET /v1/persons/{person}/chain":

@@ -28,7 +28,7 @@ func init() {
 			fs.String("person", "", "access: only the looks at this person")
 			fs.String("actor", "", "access: only the looks by this token (its id)")
 		},
-		run:     runAudit,
+		run: runAudit,
 	})
 	register("rebuild", &command{
 		summary: "rebuild the colour read model from position 0",
