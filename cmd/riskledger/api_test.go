@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +22,8 @@ type served struct {
 	url   string
 	admin string
 	l     ledger
+	// stop ends the server and waits for it.
+	stop func()
 }
 
 // serve starts `serve` on l until the test ends. With the embedded store
@@ -48,14 +51,18 @@ func serve(t *testing.T, l ledger) *served {
 		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, l.args...))
 		pw.Close()
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not stop")
+			}
+		})
+	}
+	t.Cleanup(s.stop)
 	out := bufio.NewReader(pr)
 	line, err := out.ReadString('\n')
 	if _, scanErr := fmt.Sscanf(line, "riskledger serving on %s", &s.url); err != nil || scanErr != nil {

@@ -42,18 +42,23 @@ type ledger struct {
 // database (with key files made by `keys init`, as a node has them).
 func ledgers(t *testing.T, fn func(t *testing.T, l ledger)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, ledger{args: []string{"--data", t.TempDir()}}) })
-	t.Run("postgres", func(t *testing.T) {
-		url := pgtest.NewDatabase(t)
-		dir := t.TempDir()
-		if code, _, errs := run(t, nil, "keys", "init", dir); code != 0 {
-			t.Fatalf("keys init: %s", errs)
-		}
-		fn(t, ledger{args: []string{"--database-url", url}, env: map[string]string{
-			"RISKLEDGER_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
-			"RISKLEDGER_HEAD_KEY_FILE":   filepath.Join(dir, "head.key"),
-			"RISKLEDGER_ISSUER_KEY_FILE": filepath.Join(dir, "issuer.key"),
-		}})
-	})
+	t.Run("postgres", func(t *testing.T) { fn(t, postgresLedger(t)) })
+}
+
+// postgresLedger is a new PostgreSQL database with the key files `keys
+// init` makes, as a node has them.
+func postgresLedger(t *testing.T) ledger {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	dir := t.TempDir()
+	if code, _, errs := run(t, nil, "keys", "init", dir); code != 0 {
+		t.Fatalf("keys init: %s", errs)
+	}
+	return ledger{args: []string{"--database-url", url}, env: map[string]string{
+		"RISKLEDGER_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
+		"RISKLEDGER_HEAD_KEY_FILE":   filepath.Join(dir, "head.key"),
+		"RISKLEDGER_ISSUER_KEY_FILE": filepath.Join(dir, "issuer.key"),
+	}}
 }
 
 // run runs a command against the ledger.
