@@ -1,0 +1,242 @@
+//go:build faults
+
+// The fault harness: go test -tags faults ./cmd/riskledger. CI runs it at
+// the size below; RISKLEDGER_FAULT_KILLS sets another number of kills.
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/riskledger/riskledger/eventstore/sqlite"
+	"github.com/riskledger/riskledger/httpapi"
+)
+
+// TestFaultServeKilledUnderLoad kills `riskledger serve` on the embedded
+// store with SIGKILL, 20 times, while clients send commands: every command
+// that was answered with success is in the ledger afterwards, the hash
+// chain verifies, and once the server runs again its colour read model
+// equals a rebuild from position 0.
+func TestFaultServeKilledUnderLoad(t *testing.T) {
+	kills := 20
+	if v := os.Getenv("RISKLEDGER_FAULT_KILLS"); v != "" {
+		kills, _ = strconv.Atoi(v)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	bin := filepath.Join(dir, "riskledger")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	type server struct {
+		cmd *exec.Cmd
+		url string
+	}
+	start := func() server {
+		t.Helper()
+		cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "RISKLEDGER_ZONE=Asia/Shanghai")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		r := bufio.NewReader(out)
+		line, err := r.ReadString('\n')
+		var url string
+		if _, scanErr := fmt.Sscanf(line, "riskledger serving on %s", &url); err != nil || scanErr != nil {
+			t.Fatalf("serve printed %q: %v", line, err)
+		}
+		go io.Copy(io.Discard, r)
+		return server{cmd: cmd, url: strings.TrimSuffix(url, "/")}
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	post := func(url, token, path string, body any) (int, []byte, error) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", url+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, out, err
+	}
+
+	srv := start()
+	var admin string
+	for range 100 {
+		if b, err := os.ReadFile(filepath.Join(data, AdminTokenFile)); err == nil && len(b) > 0 {
+			admin = strings.TrimSpace(string(b))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	must := func(code int, body []byte, err error) []byte {
+		t.Helper()
+		if err != nil || code/100 != 2 {
+			t.Fatalf("%d %s %v", code, body, err)
+		}
+		return body
+	}
+	cp := uuid.NewString()
+	must(post(srv.url, admin, "/v1/commands/register_checkpoint", map[string]any{"checkpoint_id": cp, "name": "Gate", "kind": "subway", "district": "Xuhui"}))
+	var tok httpapi.NewToken
+	json.Unmarshal(must(post(srv.url, admin, "/v1/tokens", map[string]any{"role": "checkpoint", "checkpoint_id": cp})), &tok)
+	gate := tok.Token
+	json.Unmarshal(must(post(srv.url, admin, "/v1/tokens", map[string]any{"role": "clinic"})), &tok)
+	clinic := tok.Token
+
+	var mu sync.Mutex
+	acked := map[uuid.UUID]bool{}
+	var sent, answered int
+	rng := rand.New(rand.NewPCG(1, 2))
+	for k := range kills {
+		if k > 0 {
+			srv = start()
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []string
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var token, path string
+					var body map[string]any
+					switch {
+					case len(mine) == 0 || i%3 == 0:
+						p := uuid.NewString()
+						token, path = admin, "/v1/commands/register_person"
+						body = map[string]any{"person_id": p, "name": "N", "nationality": "CN",
+							"document": map[string]any{"type": "passport", "number": p, "country": "FR"}}
+						mine = append(mine, p)
+					case i%7 == 1:
+						token, path = clinic, "/v1/commands/record_diagnosis"
+						body = map[string]any{"person_id": mine[len(mine)-1], "result": "confirmed"}
+					default:
+						token, path = gate, "/v1/commands/record_scan"
+						body = map[string]any{"checkpoint_id": cp, "person_id": mine[i%len(mine)], "method": "manual", "temperature_celsius": 36.4 + float64(g)/10}
+					}
+					code, out, err := post(srv.url, token, path, body)
+					mu.Lock()
+					sent++
+					if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
+						answered++
+						var r httpapi.CommandResult
+						if json.Unmarshal(out, &r) != nil || len(r.Events) == 0 {
+							t.Errorf("a success without events: %s", out)
+						}
+						for _, e := range r.Events {
+							acked[e.ID] = true
+						}
+					}
+					mu.Unlock()
+					if err != nil {
+						time.Sleep(20 * time.Millisecond) // the server is down
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(150+rng.IntN(250)) * time.Millisecond)
+		srv.cmd.Process.Signal(syscall.SIGKILL)
+		srv.cmd.Wait()
+		close(stop)
+		wg.Wait()
+	}
+	t.Logf("%d kills; %d commands sent, %d answered with success, %d events acknowledged", kills, sent, answered, len(acked))
+	if answered == 0 {
+		t.Fatal("no command succeeded")
+	}
+
+	if code, out, errs := run(t, nil, "verify", "--data", data); code != 0 {
+		t.Fatalf("verify after the kills: %d %q %q", code, out, errs)
+	}
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := slices.Collect(func(yield func(uuid.UUID) bool) {
+		for id := range acked {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	found, err := store.ReadEvents(context.Background(), ids)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			t.Errorf("event %s was acknowledged but is not in the ledger", id)
+		}
+	}
+
+	// Once more: the projection catches up with the head, and its read
+	// model equals a rebuild.
+	srv = start()
+	l := ledger{args: []string{"--data", data}}
+	model := readModelOf(t, l)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pos, _ := model.Checkpoint(context.Background())
+		if pos > 0 && pos == ledgerHead(t, l) {
+			time.Sleep(300 * time.Millisecond) // decisions the catch-up records move the head once more
+			if again, _ := model.Checkpoint(context.Background()); again == ledgerHead(t, l) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the read model did not reach the head (%d of %d)", pos, ledgerHead(t, l))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.cmd.Wait()
+	live, err := model.Rows(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := l.run(t, "rebuild"); code != 0 {
+		t.Fatalf("rebuild: %s %s", out, errs)
+	}
+	rebuilt, _ := model.Rows(context.Background())
+	if len(live) == 0 || !slices.EqualFunc(live, rebuilt, bytes.Equal) {
+		t.Fatalf("the live read model (%d rows) differs from the rebuild (%d rows)", len(live), len(rebuilt))
+	}
+	if code, out, _ := l.run(t, "audit", "replay"); code != 0 {
+		t.Fatalf("audit replay: %s", out)
+	}
+}
