@@ -44,9 +44,13 @@ type Feed struct {
 	codes map[domain.PersonID][]int64
 }
 
-// Run follows the ledger from its start until ctx ends.
+// Run follows the ledger until ctx ends or reading it fails: from its
+// start, and, called again after a failure, from where it stopped.
 func (f *Feed) Run(ctx context.Context) error {
-	return f.Store.Subscribe(ctx, 0, func(e eventstore.Event) error {
+	f.mu.Lock()
+	after := f.read
+	f.mu.Unlock()
+	return f.Store.Subscribe(ctx, after, func(e eventstore.Event) error {
 		if e.Type != domain.EvColourAssigned {
 			var issued domain.CodeIssued
 			if e.Type == domain.EvCodeIssued {

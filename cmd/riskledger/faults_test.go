@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/riskledger/riskledger/eventstore/postgres"
 	"github.com/riskledger/riskledger/eventstore/sqlite"
 	"github.com/riskledger/riskledger/httpapi"
 )
@@ -238,5 +240,178 @@ func TestFaultServeKilledUnderLoad(t *testing.T) {
 	}
 	if code, out, _ := l.run(t, "audit", "replay"); code != 0 {
 		t.Fatalf("audit replay: %s", out)
+	}
+}
+
+// privatePostgres starts a PostgreSQL cluster of the test's own (initdb,
+// on a free port, as the postgres user), so that restarting it disturbs
+// no other test; it returns the URL and a function that runs pg_ctl.
+func privatePostgres(t *testing.T) (url string, pgctl func(args ...string)) {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 {
+		t.Fatal("initdb is not installed")
+	}
+	binDir := filepath.Dir(bins[len(bins)-1])
+	dir, err := os.MkdirTemp("", "rl-faults-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if out, err := exec.Command("chown", "postgres", dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	asPostgres := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(binDir, name)}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	asPostgres("initdb", "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=on", port, dir)
+	pgctl = func(args ...string) {
+		t.Helper()
+		asPostgres("pg_ctl", append([]string{"-D", filepath.Join(dir, "data"), "-o", opts, "-l", filepath.Join(dir, "log"), "-w"}, args...)...)
+	}
+	pgctl("start")
+	t.Cleanup(func() { pgctl("stop", "-m", "immediate") })
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), pgctl
+}
+
+// TestFaultPostgresRestartedUnderLoad restarts the PostgreSQL server under
+// a running `riskledger serve` while clients send commands: clients see
+// errors while it is down, never a success that was not stored; the
+// service reconnects by itself (commands succeed again, the colour
+// projection and the change feed go on), and the chain verifies.
+func TestFaultPostgresRestartedUnderLoad(t *testing.T) {
+	url, pgctl := privatePostgres(t)
+	dir := t.TempDir()
+	if code, _, errs := run(t, nil, "keys", "init", dir); code != 0 {
+		t.Fatalf("keys init: %s", errs)
+	}
+	l := ledger{args: []string{"--database-url", url}, env: map[string]string{
+		"RISKLEDGER_MASTER_KEY_FILE": filepath.Join(dir, "master.key"),
+		"RISKLEDGER_HEAD_KEY_FILE":   filepath.Join(dir, "head.key"),
+		"RISKLEDGER_ISSUER_KEY_FILE": filepath.Join(dir, "issuer.key"),
+	}}
+	s := serve(t, l)
+	cp := uuid.NewString()
+	s.command(t, s.admin, "register_checkpoint", map[string]any{"checkpoint_id": cp, "name": "Gate", "kind": "subway", "district": "Xuhui"})
+	clinic, issuance := s.token(t, "clinic"), s.token(t, "issuance")
+
+	var mu sync.Mutex
+	acked := map[uuid.UUID]bool{}
+	var afterRestart int
+	restarted := false
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := uuid.NewString()
+				code, out := s.do(t, "POST", "/v1/commands/register_person", s.admin, map[string]any{"person_id": p, "name": "N", "nationality": "CN",
+					"document": map[string]any{"type": "passport", "number": p, "country": "FR"}})
+				mu.Lock()
+				if code == http.StatusCreated {
+					var r httpapi.CommandResult
+					json.Unmarshal(out, &r)
+					for _, e := range r.Events {
+						acked[e.ID] = true
+					}
+					if restarted {
+						afterRestart++
+					}
+				} else if code != http.StatusServiceUnavailable && code != http.StatusInternalServerError {
+					t.Errorf("while the database restarts: %d %s", code, out)
+				}
+				mu.Unlock()
+				if code != http.StatusCreated {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	pgctl("restart", "-m", "immediate")
+	mu.Lock()
+	restarted = true
+	mu.Unlock()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		n := afterRestart
+		mu.Unlock()
+		if n >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d commands succeeded in the minute after the restart: the service did not reconnect", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	// The projection and the feed go on: a diagnosis made now turns its
+	// person red in the read model and reaches the feed.
+	p := uuid.NewString()
+	s.command(t, s.admin, "register_person", map[string]any{"person_id": p, "name": "N", "nationality": "CN",
+		"document": map[string]any{"type": "passport", "number": p, "country": "FR"}})
+	s.command(t, clinic, "record_diagnosis", map[string]any{"person_id": p, "result": "confirmed"})
+	eventually(t, func() string {
+		code, body := s.do(t, "GET", "/v1/persons/"+p+"/colour", issuance, nil)
+		if code != 200 || !strings.Contains(string(body), `"colour":"red"`) {
+			return fmt.Sprintf("the colour after the restart: %d %s", code, body)
+		}
+		code, body = s.do(t, "GET", "/v1/feed/colours?after=0&limit=10000", issuance, nil)
+		if code != 200 || !strings.Contains(string(body), p) {
+			return fmt.Sprintf("the feed after the restart has no change of %s: %d", p, code)
+		}
+		return ""
+	})
+	s.stop()
+
+	ids := slices.Collect(func(yield func(uuid.UUID) bool) {
+		for id := range acked {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	store, err := postgres.Open(context.Background(), postgres.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := store.ReadEvents(context.Background(), ids)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged events are not in the ledger", missing, len(ids))
+	}
+	t.Logf("%d events acknowledged, %d commands after the restart", len(ids), afterRestart)
+	if code, out, errs := l.run(t, "verify"); code != 0 {
+		t.Fatalf("verify: %d %q %q", code, out, errs)
 	}
 }

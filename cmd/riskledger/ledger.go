@@ -152,11 +152,7 @@ func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Log
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	feed := &httpapi.Feed{Store: store}
-	go func() {
-		if err := feed.Run(ctx); err != nil && ctx.Err() == nil {
-			logger.Error("the change feed stopped", "error", err.Error())
-		}
-	}()
+	go keepRunning(ctx, logger, "the change feed", feed.Run)
 	lag := func(ctx context.Context) (int64, error) {
 		head, err := store.Head(ctx)
 		if err != nil {

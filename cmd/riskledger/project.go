@@ -150,8 +150,37 @@ func runRebuild(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 // ends: at once on the embedded store, and on PostgreSQL whenever no
 // `project` worker owns it.
 func (m *Main) projectInBackground(ctx context.Context, store eventstore.Store, logger *slog.Logger) {
-	if err := m.project(ctx, store, logger, time.Second); err != nil && ctx.Err() == nil {
-		logger.Error("the colour projection stopped", "error", err.Error())
+	keepRunning(ctx, logger, "the colour projection", func(ctx context.Context) error {
+		return m.project(ctx, store, logger, time.Second)
+	})
+}
+
+// keepRunning runs fn until ctx ends, starting it again after each failure
+// (a database restarted, a connection lost) with a wait that doubles from
+// a second to half a minute, and starts from a second again after a run
+// that lasted a minute.
+func keepRunning(ctx context.Context, logger *slog.Logger, what string, fn func(context.Context) error) {
+	wait := time.Second
+	for {
+		started := time.Now()
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > time.Minute {
+			wait = time.Second
+		}
+		msg := "<nil>"
+		if err != nil {
+			msg = err.Error()
+		}
+		logger.Error(what+" stopped; starting it again", "error", msg, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
 	}
 }
 
