@@ -415,3 +415,116 @@ func TestFaultPostgresRestartedUnderLoad(t *testing.T) {
 		t.Fatalf("verify: %d %q %q", code, out, errs)
 	}
 }
+
+// TestFaultDiskFull runs serve on a data directory of a few megabytes (a
+// tmpfs) until the disk is full: the commands that do not fit get a clear
+// error (503, a sentence about the disk), none of them a false success;
+// with room again, the ledger verifies, holds every acknowledged event and
+// takes commands again.
+func TestFaultDiskFull(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(data, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", data).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
+	l := ledger{args: []string{"--data", data}}
+	s := serve(t, l)
+	acked := map[uuid.UUID]bool{}
+	var refusal string
+	for i := 0; i < 100000 && refusal == ""; i++ {
+		p := uuid.NewString()
+		code, out := s.do(t, "POST", "/v1/commands/register_person", s.admin, map[string]any{"person_id": p, "name": strings.Repeat("N", 200), "nationality": "CN",
+			"document": map[string]any{"type": "passport", "number": p, "country": "FR"}})
+		if i%1000 == 0 {
+			t.Logf("%d commands", i)
+		}
+		switch code {
+		case http.StatusCreated:
+			var r httpapi.CommandResult
+			json.Unmarshal(out, &r)
+			for _, e := range r.Events {
+				acked[e.ID] = true
+			}
+		default:
+			refusal = fmt.Sprintf("%d %s", code, out)
+		}
+	}
+	t.Logf("%d events acknowledged; then %s", len(acked), refusal)
+	if !strings.HasPrefix(refusal, "503 ") || !strings.Contains(refusal, `"code":"unavailable"`) || !strings.Contains(refusal, "disk") {
+		t.Errorf("a command that does not fit: %s, want 503 unavailable saying the disk is full", refusal)
+	}
+	for range 5 {
+		if code, out := s.do(t, "POST", "/v1/commands/register_person", s.admin, map[string]any{"person_id": uuid.NewString(), "name": "N", "nationality": "CN",
+			"document": map[string]any{"type": "passport", "number": uuid.NewString(), "country": "FR"}}); code == http.StatusCreated {
+			var r httpapi.CommandResult
+			json.Unmarshal(out, &r)
+			for _, e := range r.Events {
+				acked[e.ID] = true
+			}
+		}
+	}
+	s.stop()
+	if out, err := exec.Command("mount", "-o", "remount,size=64m", data).CombinedOutput(); err != nil {
+		t.Fatalf("grow the tmpfs: %v %s", err, out)
+	}
+	if code, out, errs := run(t, nil, "verify", "--data", data); code != 0 {
+		t.Fatalf("verify after the disk filled: %d %q %q", code, out, errs)
+	}
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := slices.Collect(func(yield func(uuid.UUID) bool) {
+		for id := range acked {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	found, err := store.ReadEvents(context.Background(), ids)
+	store.Close()
+	if err != nil || len(found) != len(ids) {
+		t.Fatalf("%d of %d acknowledged events are in the ledger (%v)", len(found), len(ids), err)
+	}
+	s = serve(t, l)
+	s.command(t, s.admin, "register_checkpoint", map[string]any{"checkpoint_id": uuid.NewString(), "name": "Gate", "kind": "subway", "district": "Xuhui"})
+}
+
+// TestFaultReadOnlyDataDirectory: serve refuses to start on a data
+// directory it cannot write (a read-only bind mount: file modes do not
+// stop root), with a message that says so, and changes nothing.
+func TestFaultReadOnlyDataDirectory(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if code, _, errs := run(t, nil, "import", "--data", data, writeLines(t, `{"command":"register_checkpoint","at":"2020-03-01T08:00:00+08:00","checkpoint_id":"9c4d5e6f-7a8b-4c3d-9e4f-5a6b7c8d9eaf","name":"Gate","kind":"subway","district":"Xuhui"}`)); code != 0 {
+		t.Fatalf("import: %s", errs)
+	}
+	before, _ := exec.Command("sh", "-c", "cd "+data+" && find . -type f -exec sha256sum {} + | sort").Output()
+	for _, args := range [][]string{{"mount", "--bind", data, data}, {"mount", "-o", "remount,bind,ro", data}} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
+	code, out, errs := run(t, nil, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(strings.ToLower(errs), "read-only") {
+		t.Errorf("serve on a read-only data directory: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := run(t, nil, "verify", "--data", data); code != 0 {
+		t.Errorf("verify (a reader) on the read-only directory: %d %q %q", code, out, errs)
+	}
+	after, _ := exec.Command("sh", "-c", "cd "+data+" && find . -type f -exec sha256sum {} + | sort").Output()
+	if !bytes.Equal(before, after) {
+		t.Errorf("the data directory changed:\n%s\n%s", before, after)
+	}
+}
+
+// writeLines writes a command file.
+func writeLines(t *testing.T, lines ...string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "lines.jsonl")
+	if err := os.WriteFile(f, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/internal/sqlitedb"
 )
 
 // backend opens the Committer's write transactions on the single writer
@@ -22,7 +23,7 @@ type backend struct{ s *Store }
 func (b backend) Begin(ctx context.Context) (eventstore.Tx, error) {
 	tx, err := b.s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, sqlitedb.Classify(err)
 	}
 	return &writeTx{s: b.s, tx: tx}, nil
 }
@@ -88,6 +89,10 @@ func (t *writeTx) lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]ev
 }
 
 func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {
+	return sqlitedb.Classify(t.write(ctx, rows, streams, head))
+}
+
+func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {
 	args := make([]any, 0, insertChunk*8)
 	env := make([]byte, 0, 64*len(rows))
 	for len(rows) > 0 {
@@ -161,7 +166,7 @@ func (t *writeTx) exec(ctx context.Context, full *sql.Stmt, n int, build func(in
 // failed commit never wrote.
 func (t *writeTx) Commit(context.Context) error {
 	if err := t.tx.Commit(); err != nil {
-		return err
+		return sqlitedb.Classify(err)
 	}
 	o := t.s.overlay
 	o.mu.Lock()

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"syscall"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also the "sqlite" database/sql driver
 
 	"github.com/riskledger/riskledger/domain"
 )
@@ -76,7 +78,18 @@ func (f File) CheckHeader(path string) error {
 func (f File) Open(path string, opts Options) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(30000)")
-	q.Add("_pragma", "journal_mode(WAL)")
+	if opts.ReadOnly && syscall.Access(filepath.Dir(path), 2 /* W_OK */) != nil {
+		// A directory nobody can write to (a read-only mount): SQLite
+		// cannot make the WAL's shared-memory file, but no writer can
+		// change the file either, so it is read as immutable, unless its
+		// WAL still holds transactions the file does not.
+		if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 0 {
+			return nil, domain.Errorf(domain.Unavailable, "%s is on a read-only file system and its write-ahead log holds transactions not yet in the file: mount it writable to read it", path)
+		}
+		q.Set("immutable", "1")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
 	q.Add("_pragma", "synchronous("+opts.Synchronous+")")
 	for _, p := range opts.Pragmas {
 		q.Add("_pragma", p)
@@ -138,4 +151,31 @@ func (f File) Migrate(ctx context.Context, db *sql.DB, path string) error {
 		return fmt.Errorf("mark %s: %w", f.What, err)
 	}
 	return tx.Commit()
+}
+
+// SQLite's primary result codes that say the disk, not the caller, is at
+// fault (an extended code keeps its primary code in its low byte).
+const (
+	codeReadOnly = 8
+	codeIOErr    = 10
+	codeFull     = 13
+)
+
+// Classify turns the errors of a write that the disk refused into
+// Unavailable errors with a sentence an operator can act on; others come
+// back as they are. Nothing of a refused transaction is written.
+func Classify(err error) error {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code() & 0xff {
+	case codeFull:
+		return domain.Errorf(domain.Unavailable, "the disk of the data directory is full: nothing was written; free space, then send it again")
+	case codeReadOnly:
+		return domain.Errorf(domain.Unavailable, "the data directory is read-only: nothing was written")
+	case codeIOErr:
+		return domain.Errorf(domain.Unavailable, "the data directory could not be written (an I/O error; is the disk full or failing?): nothing was written")
+	}
+	return err
 }
