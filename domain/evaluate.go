@@ -136,6 +136,26 @@ func (iv Interval) MarshalJSON() ([]byte, error) {
 	}{iv.Rule, iv.From, until, iv.Events, iv.Policy})
 }
 
+// UnmarshalJSON reads what MarshalJSON writes, so that a stored decision
+// reads back with its policy version.
+func (iv *Interval) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Rule   string     `json:"rule"`
+		From   time.Time  `json:"from"`
+		Until  *time.Time `json:"until"`
+		Events []EventRef `json:"events"`
+		Policy int        `json:"policy"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*iv = Interval{Rule: v.Rule, From: v.From, Events: v.Events, Policy: v.Policy}
+	if v.Until != nil {
+		iv.Until = *v.Until
+	}
+	return nil
+}
+
 func (iv Interval) empty() bool { return !iv.Until.IsZero() && !iv.Until.After(iv.From) }
 
 // Judgement is what the policy made of a set of facts: every person's

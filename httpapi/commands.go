@@ -130,6 +130,9 @@ func commandLine(name string, body []byte, now time.Time) ([]byte, error) {
 	} else {
 		prefix = append(prefix, `"command":"`+name+`"`)
 	}
+	if v, ok := fields["at"]; ok && string(bytes.TrimSpace(v)) == "null" {
+		return nil, domain.Errorf(domain.Invalid, "field \"at\" is null: leave it out (it is then now) or give an RFC 3339 time with an offset")
+	}
 	if _, ok := fields["at"]; !ok {
 		prefix = append(prefix, `"at":"`+now.UTC().Format(time.RFC3339Nano)+`"`)
 	}
@@ -239,10 +242,8 @@ type NewToken struct {
 // createToken: POST /v1/tokens.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var req TokenRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return domain.Errorf(domain.Invalid, "the body must be {\"role\": ..., \"person_id\" or \"checkpoint_id\": ..., \"note\": ...}: %s", jsonProblem(err))
+	if err := decodeBody(r, &req, `{"role": ..., "person_id" or "checkpoint_id": ..., "note": ...}`); err != nil {
+		return err
 	}
 	if err := s.needs(s.Commands); err != nil {
 		return err
@@ -267,6 +268,27 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	return nil
 }
 
+// decodeBody reads one JSON object into v, refusing unknown fields: a body
+// too large stays a *http.MaxBytesError (413); any other problem is
+// Invalid, with the shape the body must have.
+func decodeBody(r *http.Request, v any, shape string) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return err
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return domain.Errorf(domain.Invalid, "the body must be %s: %s", shape, de.Message)
+	}
+	return domain.Errorf(domain.Invalid, "the body must be %s: %s", shape, jsonProblem(err))
+}
+
 // jsonProblem says what is wrong with a body in a sentence, without Go's
 // type names where it can.
 func jsonProblem(err error) string {
@@ -279,9 +301,11 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("field %q has the wrong type", typ.Field)
 	case errors.Is(err, io.EOF):
 		return "it is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "it ends too soon"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no error type for it
 		return "it has an unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}
-	return domain.ErrorMessage(err)
+	return strings.TrimPrefix(err.Error(), "json: ")
 }

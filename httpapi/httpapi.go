@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,9 @@ type Server struct {
 	Metrics *Metrics
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Console serves the web console's pages for GET and HEAD requests
+	// outside /v1/ (nil: none; those paths answer 404 like any other).
+	Console http.Handler
 
 	tokens tokenCache
 }
@@ -74,6 +78,10 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.pattern, s.endpoint(rt))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.Console != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			s.Console.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, s.Logger, domain.Errorf(domain.NotFound, "no endpoint %s %s; /openapi.json lists them", r.Method, r.URL.Path))
 	})
 	return mux
@@ -132,6 +140,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /v1/feed/colours/stream", roles: []domain.Role{issuance, admin}, handle: s.feedStream},
 		{pattern: "POST /v1/tokens", roles: []domain.Role{admin}, handle: s.createToken},
 		{pattern: "DELETE /v1/tokens/{token}", roles: []domain.Role{admin}, handle: s.revokeToken},
+		{pattern: "GET /v1/whoami", roles: domain.Roles(), handle: s.whoami},
 	}
 }
 
@@ -360,10 +369,19 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	writeJSON(w, status, map[string]string{"code": code, "message": domain.ErrorMessage(err)})
 }
 
+// writeJSON answers v with status. It encodes before it writes, so that a
+// value that cannot be encoded is a 500, never a 200 with a cut body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		slog.Error("encode an answer", "err", err.Error())
+		buf.Reset()
+		status = http.StatusInternalServerError
+		json.NewEncoder(&buf).Encode(map[string]string{"code": domain.Internal, "message": domain.ErrorMessage(err)})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // statusWriter remembers the status written, for metrics.

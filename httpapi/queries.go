@@ -251,10 +251,8 @@ type VerifyRequest struct {
 // step is an answer (200, valid false), not an error.
 func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	var req VerifyRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return domain.Errorf(domain.Invalid, "the body must be {\"code\": \"RL1:...\", \"at\": optional RFC 3339 time}: %s", jsonProblem(err))
+	if err := decodeBody(r, &req, `{"code": "RL1:...", "at": an optional RFC 3339 time}`); err != nil {
+		return err
 	}
 	if req.Code == "" {
 		return domain.Errorf(domain.Invalid, "the body has no code")
@@ -392,5 +390,27 @@ func (s *Server) auditCheckpoints(w http.ResponseWriter, r *http.Request, _ *cal
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// Identity is who a token is, and the zone in which the ledger counts
+// days: a client (the console) checks a token with it at sign-in and
+// draws days as the policy counts them.
+type Identity struct {
+	TokenID      string              `json:"token_id"`
+	Role         domain.Role         `json:"role"`
+	PersonID     domain.PersonID     `json:"person_id,omitzero"`
+	CheckpointID domain.CheckpointID `json:"checkpoint_id,omitzero"`
+	Zone         string              `json:"zone"`
+}
+
+// whoami: GET /v1/whoami: the caller's token, for every role.
+func (s *Server) whoami(w http.ResponseWriter, _ *http.Request, c *caller) error {
+	zone := "UTC"
+	if s.Options.Location != nil {
+		zone = s.Options.Location.String()
+	}
+	writeJSON(w, http.StatusOK, Identity{TokenID: c.token.TokenID, Role: c.token.Role, PersonID: c.token.PersonID,
+		CheckpointID: c.token.CheckpointID, Zone: zone})
 	return nil
 }

@@ -43,7 +43,7 @@ type Contacts struct {
 type Place struct {
 	CheckpointID domain.CheckpointID   `json:"checkpoint_id"`
 	Name         string                `json:"name"`
-	Kind         domain.CheckpointKind `json:"kind"`
+	Kind         domain.CheckpointKind `json:"kind,omitzero"` // none when the registration was retracted
 	District     string                `json:"district"`
 }
 

@@ -61,6 +61,7 @@ var roleMatrix = []struct {
 	{"GET /v1/feed/colours/stream", "- - - - - - Y Y"},
 	{"POST /v1/tokens", "- - - - - - - Y"},
 	{"DELETE /v1/tokens/{token}", "- - - - - - - Y"},
+	{"GET /v1/whoami", "Y Y Y Y Y Y Y Y"},
 }
 
 // TestAPIRoleMatrix calls every endpoint and every command with a token of

@@ -18,6 +18,7 @@ import (
 
 	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/commands"
+	"github.com/riskledger/riskledger/console"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/httpapi"
@@ -124,8 +125,8 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 
 // api wires the HTTP API over store: the command handler (with the
 // admission view and this node's issuer), the colour read model, a query
-// projection of its own, the change feed and the metrics. stop releases
-// what it opened.
+// projection of its own, the change feed, the metrics and the web
+// console. stop releases what it opened.
 func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Logger) (*httpapi.Server, func(), error) {
 	opts, err := m.parseOptions()
 	if err != nil {
@@ -163,7 +164,7 @@ func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Log
 	}
 	api := &httpapi.Server{Store: store, Logger: logger, Version: version(), Commands: h, Model: model,
 		Reader: &projections.Reader{Store: store, Colours: projections.NewColours(opts.Location)}, Issuer: issuer,
-		Feed: feed, Options: opts, Metrics: httpapi.NewMetrics(lag)}
+		Feed: feed, Options: opts, Metrics: httpapi.NewMetrics(lag), Console: console.Handler()}
 	return api, func() { cancel(); model.Close(); closeVault() }, nil
 }
 
