@@ -193,11 +193,8 @@ type IssuedCode struct {
 // retrieved by themselves, by their guardian for a dependent, or by the
 // issuance layer for them.
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := pathPerson(r)
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
-		return err
-	}
-	if err := s.mayActFor(r.Context(), c, p); err != nil {
 		return err
 	}
 	if err := s.needs(s.Commands); err != nil {

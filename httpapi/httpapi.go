@@ -293,6 +293,16 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	return &caller{token: t}, nil
 }
 
+// pathPersonFor reads the {person} of the path and checks that the caller
+// may act for them (mayActFor).
+func (s *Server) pathPersonFor(r *http.Request, c *caller) (domain.PersonID, error) {
+	p, err := pathPerson(r)
+	if err != nil {
+		return p, err
+	}
+	return p, s.mayActFor(r.Context(), c, p)
+}
+
 // mayActFor checks that a caller bound to a person acts for that person,
 // or, a guardian, for one of their dependents.
 func (s *Server) mayActFor(ctx context.Context, c *caller, p domain.PersonID) error {

@@ -23,11 +23,8 @@ const positionHeader = "X-Ledger-Position"
 // answer and its next change); with ?at, the policy's answer at that time
 // over the ledger as it is now.
 func (s *Server) colour(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := pathPerson(r)
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
-		return err
-	}
-	if err := s.mayActFor(r.Context(), c, p); err != nil {
 		return err
 	}
 	at, err := queryTime(r, "at")
@@ -95,11 +92,8 @@ type Explanation struct {
 
 // explain: GET /v1/persons/{person}/explain[?at=T].
 func (s *Server) explain(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := pathPerson(r)
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
-		return err
-	}
-	if err := s.mayActFor(r.Context(), c, p); err != nil {
 		return err
 	}
 	at, err := queryTime(r, "at")
@@ -277,11 +271,8 @@ func pngOf(code string) ([]byte, error) { return codes.PNG(code, 512) }
 // person: GET /v1/persons/{person}: the registration with its personal
 // data opened, the dependents and verifications.
 func (s *Server) person(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := pathPerson(r)
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
-		return err
-	}
-	if err := s.mayActFor(r.Context(), c, p); err != nil {
 		return err
 	}
 	if err := s.needs(s.Commands); err != nil {
@@ -324,11 +315,8 @@ func (s *Server) findPerson(w http.ResponseWriter, r *http.Request, _ *caller) e
 
 // scans: GET /v1/persons/{person}/scans[?from&to]: the scan history.
 func (s *Server) scans(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := pathPerson(r)
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
-		return err
-	}
-	if err := s.mayActFor(r.Context(), c, p); err != nil {
 		return err
 	}
 	from, to, err := span(r)
@@ -346,11 +334,8 @@ func (s *Server) scans(w http.ResponseWriter, r *http.Request, c *caller) error 
 // codes: GET /v1/persons/{person}/codes: the codes retrieved for the
 // person, oldest first.
 func (s *Server) codes(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := pathPerson(r)
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
-		return err
-	}
-	if err := s.mayActFor(r.Context(), c, p); err != nil {
 		return err
 	}
 	if err := s.needs(s.Feed); err != nil {

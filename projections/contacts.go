@@ -209,29 +209,14 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 			mine := f.OccurredAt.UnixNano()
 			place := c.places[s.CheckpointID]
 			for _, v := range ix.around(s.CheckpointID, f.OccurredAt) {
-				if v.person == n {
-					continue
+				if later, ok := c.meets(mine, v, b, place); ok && v.person != n {
+					fn(meeting{other: v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 				}
-				later := max(mine, v.at)
-				if !b.has(later) || len(c.retracted) > 0 && c.retracted[v.ref.ID] {
-					continue
-				}
-				params, _ := ix.policies.At(time.Unix(0, later))
-				if gap := mine - v.at; max(gap, -gap) > int64(params.ContactWindowFor(place.Kind)) {
-					continue
-				}
-				fn(meeting{other: v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 			}
 			for _, v := range ix.foreignAround(s.CheckpointID, f.OccurredAt) {
-				later := max(mine, v.at)
-				if !b.has(later) || len(c.retracted) > 0 && c.retracted[v.ref.ID] {
-					continue
+				if later, ok := c.meets(mine, v, b, place); ok {
+					fn(meeting{other: -1 - v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 				}
-				params, _ := ix.policies.At(time.Unix(0, later))
-				if gap := mine - v.at; max(gap, -gap) > int64(params.ContactWindowFor(place.Kind)) {
-					continue
-				}
-				fn(meeting{other: -1 - v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 			}
 		case domain.ContactReported:
 			reported = append(reported, *f)
@@ -251,6 +236,20 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 			fn(meeting{other: ix.numbers[other], at: at, episode: ep})
 		}
 	}
+}
+
+// meets tells whether the visit v at place meets a scan there at mine
+// (unix nanoseconds): v is not retracted, the later of the two is in b,
+// and they are at most the contact window apart (the policy in force at
+// the later, for the place's kind). It returns the later.
+func (c *Contacts) meets(mine int64, v visit, b bounds, place *Place) (int64, bool) {
+	later := max(mine, v.at)
+	if !b.has(later) || len(c.retracted) > 0 && c.retracted[v.ref.ID] {
+		return 0, false
+	}
+	params, _ := c.ix.policies.At(time.Unix(0, later))
+	gap := mine - v.at
+	return later, max(gap, -gap) <= int64(params.ContactWindowFor(place.Kind))
 }
 
 // Shared empty lists: an exposure nobody was infectious in says so with

@@ -11,6 +11,7 @@ import (
 
 	"github.com/riskledger/riskledger/commands"
 	"github.com/riskledger/riskledger/domain"
+	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/projections"
 )
 
@@ -172,28 +173,36 @@ func (m *Main) openBulk(ctx context.Context, actor string) (b *bulk, close func(
 	if err != nil {
 		return nil, nil, err
 	}
-	v, closeVault, err := m.openVault(ctx)
+	h, _, closeVault, err := m.handler(ctx, store, opts)
 	if err != nil {
 		store.Close()
-		return nil, nil, err
-	}
-	h := commands.New(store, v)
-	// Scans of a person's code are decided on the colour as the ledger
-	// knows it before them.
-	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
-	// Scans of codes are checked against this node's issuer, when it has
-	// one (with PostgreSQL, only when issuer_key_file is set).
-	issuer, err := m.nodeIssuer()
-	if err == nil && issuer != nil {
-		err = h.SetIssuer(issuer)
-	}
-	if err != nil {
-		store.Close()
-		closeVault()
 		return nil, nil, err
 	}
 	return &bulk{h: h, opts: opts, actor: actor, window: bulkWindow, progress: m.newProgress(actor)},
 		func() { closeVault(); store.Close() }, nil
+}
+
+// handler is the command handler over store: personal data sealed in
+// the vault, scans of a person's code decided on the colour as the ledger
+// knows it before them, and codes checked against this node's issuer when
+// it has one (with PostgreSQL, only when issuer_key_file is set), which it
+// returns too. closeVault releases the vault.
+func (m *Main) handler(ctx context.Context, store eventstore.Store, opts domain.ParseOptions) (h *commands.Handler, issuer *commands.Issuer, closeVault func() error, err error) {
+	v, closeVault, err := m.openVault(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	h = commands.New(store, v)
+	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
+	issuer, err = m.nodeIssuer()
+	if err == nil && issuer != nil {
+		err = h.SetIssuer(issuer)
+	}
+	if err != nil {
+		closeVault()
+		return nil, nil, nil, err
+	}
+	return h, issuer, closeVault, nil
 }
 
 // bulkWindow is how many commands a bulk run decides and appends at once.

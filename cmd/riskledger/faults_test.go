@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/eventstore/postgres"
 	"github.com/riskledger/riskledger/eventstore/sqlite"
 	"github.com/riskledger/riskledger/httpapi"
@@ -188,23 +190,7 @@ func TestFaultServeKilledUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := slices.Collect(func(yield func(uuid.UUID) bool) {
-		for id := range acked {
-			if !yield(id) {
-				return
-			}
-		}
-	})
-	found, err := store.ReadEvents(context.Background(), ids)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range ids {
-		if _, ok := found[id]; !ok {
-			t.Errorf("event %s was acknowledged but is not in the ledger", id)
-		}
-	}
+	inLedger(t, store, acked)
 
 	// Once more: the projection catches up with the head, and its read
 	// model equals a rebuild.
@@ -227,20 +213,7 @@ func TestFaultServeKilledUnderLoad(t *testing.T) {
 	}
 	srv.cmd.Process.Signal(syscall.SIGTERM)
 	srv.cmd.Wait()
-	live, err := model.Rows(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, out, errs := l.run(t, "rebuild"); code != 0 {
-		t.Fatalf("rebuild: %s %s", out, errs)
-	}
-	rebuilt, _ := model.Rows(context.Background())
-	if len(live) == 0 || !slices.EqualFunc(live, rebuilt, bytes.Equal) {
-		t.Fatalf("the live read model (%d rows) differs from the rebuild (%d rows)", len(live), len(rebuilt))
-	}
-	if code, out, _ := l.run(t, "audit", "replay"); code != 0 {
-		t.Fatalf("audit replay: %s", out)
-	}
+	equalsRebuild(t, l, model, 1)
 }
 
 // privatePostgres starts a PostgreSQL cluster of the test's own (initdb,
@@ -385,32 +358,12 @@ func TestFaultPostgresRestartedUnderLoad(t *testing.T) {
 	})
 	s.stop()
 
-	ids := slices.Collect(func(yield func(uuid.UUID) bool) {
-		for id := range acked {
-			if !yield(id) {
-				return
-			}
-		}
-	})
 	store, err := postgres.Open(context.Background(), postgres.Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, err := store.ReadEvents(context.Background(), ids)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	missing := 0
-	for _, id := range ids {
-		if _, ok := found[id]; !ok {
-			missing++
-		}
-	}
-	if missing > 0 {
-		t.Errorf("%d of %d acknowledged events are not in the ledger", missing, len(ids))
-	}
-	t.Logf("%d events acknowledged, %d commands after the restart", len(ids), afterRestart)
+	inLedger(t, store, acked)
+	t.Logf("%d events acknowledged, %d commands after the restart", len(acked), afterRestart)
 	if code, out, errs := l.run(t, "verify"); code != 0 {
 		t.Fatalf("verify: %d %q %q", code, out, errs)
 	}
@@ -475,18 +428,7 @@ func TestFaultDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := slices.Collect(func(yield func(uuid.UUID) bool) {
-		for id := range acked {
-			if !yield(id) {
-				return
-			}
-		}
-	})
-	found, err := store.ReadEvents(context.Background(), ids)
-	store.Close()
-	if err != nil || len(found) != len(ids) {
-		t.Fatalf("%d of %d acknowledged events are in the ledger (%v)", len(found), len(ids), err)
-	}
+	inLedger(t, store, acked)
 	s = serve(t, l)
 	s.command(t, s.admin, "register_checkpoint", map[string]any{"checkpoint_id": uuid.NewString(), "name": "Gate", "kind": "subway", "district": "Xuhui"})
 }
@@ -527,4 +469,25 @@ func writeLines(t *testing.T, lines ...string) string {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// inLedger checks that every acknowledged event is in the ledger, and
+// closes store.
+func inLedger(t *testing.T, store eventstore.Store, acked map[uuid.UUID]bool) {
+	t.Helper()
+	defer store.Close()
+	ids := slices.Collect(maps.Keys(acked))
+	found, err := store.ReadEvents(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged events are not in the ledger", missing, len(ids))
+	}
 }

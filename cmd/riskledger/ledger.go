@@ -132,18 +132,8 @@ func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Log
 	if err != nil {
 		return nil, nil, err
 	}
-	v, closeVault, err := m.openVault(ctx)
+	h, issuer, closeVault, err := m.handler(ctx, store, opts)
 	if err != nil {
-		return nil, nil, err
-	}
-	h := commands.New(store, v)
-	h.SetColours(&projections.View{Store: store, Colours: projections.NewColours(opts.Location)})
-	issuer, err := m.nodeIssuer()
-	if err == nil && issuer != nil {
-		err = h.SetIssuer(issuer)
-	}
-	if err != nil {
-		closeVault()
 		return nil, nil, err
 	}
 	model, err := m.readModel(ctx, false, 0)
