@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/riskledger/riskledger/eventstore"
+	"github.com/riskledger/riskledger/eventstore/sqlite"
 	"github.com/riskledger/riskledger/projections"
 )
 
@@ -150,4 +152,51 @@ func TestWatermillFaultsLeaveTheReadModelEqualToARebuild(t *testing.T) {
 			t.Fatalf("live read model (%d rows) and rebuild (%d rows) differ", len(a), len(r))
 		}
 	})
+}
+
+// TestViewUnderConcurrentAdmissions: admissions running side by side share
+// one View while the ledger grows; each catches it up to the head it saw
+// and answers without error (a race here once read a page with a negative
+// size).
+func TestViewUnderConcurrentAdmissions(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := newRandomLedger(3, 1500)
+	half := len(l.events) / 10
+	appendLedger(t, s, l.events[:half])
+	v := &projections.View{Store: s, Colours: projections.NewColours(shanghai)}
+	at := time.Date(2020, 3, 12, 9, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	stop := make(chan struct{})
+	for g := range 32 {
+		wg.Go(func() {
+			for i := g; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, _, err := v.ColourAt(ctx, l.persons[i%len(l.persons)], at); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	appendLedger(t, s, l.events[half:])
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	head, _ := s.Head(ctx)
+	if _, pos, err := v.ColourAt(ctx, l.persons[0], at); err != nil || pos != head.Position {
+		t.Errorf("the view reached %d (%v), the head is %d", pos, err, head.Position)
+	}
 }

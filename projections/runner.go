@@ -114,21 +114,25 @@ func (r *Runner) Deliver(ctx context.Context, e eventstore.Event) error {
 }
 
 // readInto applies the events the store holds after the projection's last
-// one, up to position until.
+// one, up to position until. The caller makes sure that no one else applies
+// events to c meanwhile.
 func readInto(ctx context.Context, store eventstore.Store, c *Colours, until int64) error {
-	for c.Applied() < until {
-		evs, err := store.ReadAll(ctx, c.Applied(), int(min(10000, until-c.Applied())))
+	for {
+		applied := c.Applied()
+		if applied >= until {
+			return nil
+		}
+		evs, err := store.ReadAll(ctx, applied, int(min(10000, until-applied)))
 		if err != nil {
 			return err
 		}
 		if len(evs) == 0 {
-			return fmt.Errorf("position %d is wanted but the ledger ends at %d", until, c.Applied())
+			return fmt.Errorf("position %d is wanted but the ledger ends at %d", until, applied)
 		}
 		if err := c.ApplyAll(evs); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // Settle writes the rows the events applied so far change, with the

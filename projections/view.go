@@ -14,9 +14,11 @@ import (
 // catches the projection up with the ledger's head before answering, and
 // says which position its answer reflects, so that the scan can record it
 // and `audit replay` can re-derive the admission.
+// Concurrent admissions share a View: one at a time catches it up.
 type View struct {
 	Store   eventstore.Store
 	Colours *Colours
+	mu      sync.Mutex
 }
 
 // ColourAt implements commands.ColourView.
@@ -25,7 +27,10 @@ func (v *View) ColourAt(ctx context.Context, p domain.PersonID, at time.Time) (d
 	if err != nil {
 		return domain.Colour{}, 0, err
 	}
-	if err := readInto(ctx, v.Store, v.Colours, head.Position); err != nil {
+	v.mu.Lock()
+	err = readInto(ctx, v.Store, v.Colours, head.Position)
+	v.mu.Unlock()
+	if err != nil {
 		return domain.Colour{}, 0, err
 	}
 	a, pos := v.Colours.ColourAt(p, at)
