@@ -9,8 +9,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,8 +171,8 @@ func (s *Server) endpoint(rt route) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		sw := &statusWriter{ResponseWriter: w}
-		err := s.serve(sw, r, rt)
-		if err != nil {
+		err := s.serveSafely(sw, r, rt)
+		if err != nil && sw.status == 0 {
 			writeError(sw, s.Logger, err)
 		}
 		d := time.Since(start)
@@ -179,6 +181,21 @@ func (s *Server) endpoint(rt route) http.Handler {
 		}
 		s.Logger.Debug("request", "route", rt.pattern, "path", r.URL.Path, "status", sw.status, "duration", d, "code", domain.ErrorCode(err))
 	})
+}
+
+// serveSafely turns a panic of a handler into an internal error: logged
+// with its stack, answered as a 500 like any other.
+func (s *Server) serveSafely(w http.ResponseWriter, r *http.Request, rt route) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.Logger.Error("a handler panicked", "route", rt.pattern, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = domain.Errorf(domain.Internal, "An internal error occurred; it has been logged.")
+		}
+	}()
+	return s.serve(w, r, rt)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) error {
