@@ -260,7 +260,7 @@ func (b *bench) projectionOn(ctx context.Context, store string, history, feed []
 		t0 := time.Now()
 		colours.ColourAt(p, now)
 		t1 := time.Now()
-		if _, _, err := model.Row(ctx, p); err != nil {
+		if _, _, _, err := model.Row(ctx, p); err != nil {
 			run.err = err
 			return run
 		}

@@ -42,16 +42,14 @@ func (s *Server) colour(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err := s.needs(s.Model); err != nil {
 		return err
 	}
-	row, ok, err := s.Model.Row(r.Context(), p)
+	row, pos, ok, err := s.Model.Row(r.Context(), p)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return domain.Errorf(domain.NotFound, "the colour read model has no row for %s: the person is unknown or not projected yet", p)
 	}
-	if pos, err := s.Model.Checkpoint(r.Context()); err == nil {
-		w.Header().Set(positionHeader, strconv.FormatInt(pos, 10))
-	}
+	w.Header().Set(positionHeader, strconv.FormatInt(pos, 10))
 	w.Header().Set("Content-Type", "application/json")
 	_, err = w.Write(append(bytes.TrimSpace(row), '\n'))
 	return err

@@ -26,8 +26,10 @@ type ReadModel interface {
 	Checkpoint(ctx context.Context) (int64, error)
 	// Save writes rows and moves the checkpoint to position, atomically.
 	Save(ctx context.Context, position int64, rows []*Row) error
-	// Row returns p's row, and false when there is none.
-	Row(ctx context.Context, p domain.PersonID) ([]byte, bool, error)
+	// Row returns p's row and the checkpoint it reflects, read together
+	// (one query: the issuance layer's read), and false when there is no
+	// row.
+	Row(ctx context.Context, p domain.PersonID) (row []byte, position int64, ok bool, err error)
 	// Rows returns every row, in person order.
 	Rows(ctx context.Context) ([][]byte, error)
 	// Reset empties the rows and the checkpoint (a rebuild).
@@ -93,13 +95,15 @@ func (m *sqliteModel) Save(ctx context.Context, position int64, rows []*Row) err
 	return tx.Commit()
 }
 
-func (m *sqliteModel) Row(ctx context.Context, p domain.PersonID) ([]byte, bool, error) {
+func (m *sqliteModel) Row(ctx context.Context, p domain.PersonID) ([]byte, int64, bool, error) {
 	var row string
-	err := m.db.QueryRowContext(ctx, `SELECT row FROM colours WHERE person_id = ?`, p.String()).Scan(&row)
+	var pos sql.NullInt64
+	err := m.db.QueryRowContext(ctx, `SELECT row, (SELECT position FROM checkpoints WHERE name = ?) FROM colours WHERE person_id = ?`,
+		ProjectionName, p.String()).Scan(&row, &pos)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
+		return nil, 0, false, nil
 	}
-	return []byte(row), err == nil, err
+	return []byte(row), pos.Int64, err == nil, err
 }
 
 func (m *sqliteModel) Rows(ctx context.Context) ([][]byte, error) {
@@ -242,13 +246,18 @@ func (m *PostgresModel) Save(ctx context.Context, position int64, rows []*Row) e
 	return tx.Commit(ctx)
 }
 
-func (m *PostgresModel) Row(ctx context.Context, p domain.PersonID) ([]byte, bool, error) {
+func (m *PostgresModel) Row(ctx context.Context, p domain.PersonID) ([]byte, int64, bool, error) {
 	var row string
-	err := m.pool.QueryRow(ctx, m.q(`SELECT row FROM @.colours WHERE person_id = $1`), p.String()).Scan(&row)
+	var pos *int64
+	err := m.pool.QueryRow(ctx, m.q(`SELECT row, (SELECT position FROM @.checkpoints WHERE name = $2) FROM @.colours WHERE person_id = $1`),
+		p.String(), ProjectionName).Scan(&row, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
+		return nil, 0, false, nil
 	}
-	return []byte(row), err == nil, err
+	if pos == nil {
+		pos = new(int64)
+	}
+	return []byte(row), *pos, err == nil, err
 }
 
 func (m *PostgresModel) Rows(ctx context.Context) ([][]byte, error) {
