@@ -2,7 +2,7 @@
 // one run and writes the figures, with the machine they were taken on, to
 // bench/RESULTS.md. See that file for what each comparison means.
 //
-//	go run ./bench [--n 1000000] [--concurrent-n 100000] [--only a,b,c,d,e,w,p,k]
+//	go run ./bench [--n 1000000] [--concurrent-n 100000] [--only a,b,c,d,e,w,p,k,h]
 //	               [--keep DIR] [--database-url URL] [--out bench/RESULTS.md]
 //	               [--cpuprofile FILE]
 package main
@@ -25,39 +25,48 @@ import (
 )
 
 type config struct {
-	n           int64
-	concurrentN int64
-	keep        string
-	dbURL       string
-	only        map[string]bool
-	out         string
-	cpuprofile  string
-	workers     int
-	concurrency int
-	mode        string
-	callSize    int
-	callsInFlt  int
-	page        int
-	readReps    int
-	seed        uint64
-	synchronous string
-	verify      bool
-	explain     bool
-	simPeople   int
-	simDays     int
-	cityPeople  int
-	cityDays    int
-	wmBacklogs  string
-	pPeople     int
-	pDays       int
-	pStores     string
-	kPeople     int
-	kDays       int
-	kTimeout    time.Duration
-	kCTEBudget  time.Duration
-	kSQLBudget  time.Duration
-	kCheckTO    time.Duration
-	wmCap       time.Duration
+	n            int64
+	concurrentN  int64
+	keep         string
+	dbURL        string
+	only         map[string]bool
+	out          string
+	cpuprofile   string
+	workers      int
+	concurrency  int
+	mode         string
+	callSize     int
+	callsInFlt   int
+	page         int
+	readReps     int
+	seed         uint64
+	synchronous  string
+	verify       bool
+	explain      bool
+	simPeople    int
+	simDays      int
+	cityPeople   int
+	cityDays     int
+	wmBacklogs   string
+	pPeople      int
+	pDays        int
+	pStores      string
+	kPeople      int
+	kDays        int
+	kTimeout     time.Duration
+	kCTEBudget   time.Duration
+	kSQLBudget   time.Duration
+	kCheckTO     time.Duration
+	wmCap        time.Duration
+	hPeople      int
+	hCheckpoints int
+	hRate        int
+	hClients     int
+	hWarm        time.Duration
+	hDur         time.Duration
+	hStores      string
+	hParts       string
+	hProfile     string
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -69,6 +78,10 @@ func main() {
 		// The consumer process of (w), started by the bench itself.
 		os.Exit(runDrainChild(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == bareCommand {
+		// The bare handler of (h), started by the bench itself.
+		os.Exit(runBareChild())
+	}
 	var cfg config
 	var only string
 	dbDefault := os.Getenv("RISKLEDGER_TEST_DATABASE_URL")
@@ -79,8 +92,8 @@ func main() {
 	flag.Int64Var(&cfg.concurrentN, "concurrent-n", 100_000, "events for each run of the concurrency comparison (c)")
 	flag.StringVar(&cfg.keep, "keep", "", "leave the SQLite ledger of (b) in this `DIR` (for `riskledger --data DIR verify`); default: a temporary directory, deleted")
 	flag.StringVar(&cfg.dbURL, "database-url", dbDefault, "PostgreSQL `URL`; the PostgreSQL runs use fresh schemas rl_bench_*, dropped at the end")
-	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, w, consuming through watermill-sql, p, the colour projection, and k, the contact queries "+
-		"against SQL on PostgreSQL, write sections of their own)")
+	flag.StringVar(&only, "only", "a,b,c,d", "comma-separated `list` of comparisons to run (e, the imports, w, consuming through watermill-sql, p, the colour projection, k, the contact queries "+
+		"against SQL on PostgreSQL, and h, the HTTP API under load, write sections of their own)")
 	flag.IntVar(&cfg.simPeople, "sim-people", 20000, "people of the simulated city whose commands (e1) imports")
 	flag.IntVar(&cfg.simDays, "sim-days", 14, "days of the simulated city of (e1)")
 	flag.IntVar(&cfg.cityPeople, "city-people", 0, "also time `riskledger simulate` of a city of this many people appended to each store (e3; 0: skip)")
@@ -97,6 +110,15 @@ func main() {
 		"(each query may take up to --contacts-sql-timeout)")
 	flag.DurationVar(&cfg.kSQLBudget, "contacts-sql-budget", 4*time.Minute, "time after which (k) stops timing the chains' SQL by levels")
 	flag.DurationVar(&cfg.kCheckTO, "contacts-check-timeout", 3*time.Minute, "statement_timeout of the chain queries that (k) checks ours against")
+	flag.IntVar(&cfg.hPeople, "http-people", 3000, "registered persons of the ledger of (h), each with today's code")
+	flag.IntVar(&cfg.hCheckpoints, "http-checkpoints", 20, "checkpoints of the ledger of (h), each scanning with a token of its own")
+	flag.IntVar(&cfg.hRate, "http-rate", 2000, "requests/s (h) offers in its open-loop runs (scans, and colour reads at a fixed rate)")
+	flag.IntVar(&cfg.hClients, "http-clients", 32, "concurrent clients of the closed-loop colour reads of (h), against ours and the bare handler")
+	flag.DurationVar(&cfg.hWarm, "http-warmup", 10*time.Second, "warm-up before each measured run of (h), not counted")
+	flag.DurationVar(&cfg.hDur, "http-duration", 20*time.Second, "measured time of each run of (h)")
+	flag.StringVar(&cfg.hStores, "http-stores", "SQLite,PostgreSQL", "the stores (h) runs on")
+	flag.StringVar(&cfg.hParts, "http-parts", "h1,h2", "the parts of (h) to run: h1, the scans, and h2, the colour reads (one part alone is for profiling; it writes a section without the other)")
+	flag.StringVar(&cfg.hProfile, "http-profile", "", "write the CPU profile of each `riskledger serve` of (h) into `DIR` (serve-sqlite.pprof, serve-postgresql.pprof)")
 	flag.StringVar(&cfg.out, "out", "bench/RESULTS.md", "results `file`; its generated section is replaced")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.IntVar(&cfg.workers, "workers", 256, "goroutines appending single events in (a) and (b)")
@@ -120,11 +142,11 @@ func main() {
 	for _, s := range strings.Split(only, ",") {
 		s = strings.TrimSpace(s)
 		switch s {
-		case "a", "b", "c", "d", "e", "w", "p", "k":
+		case "a", "b", "c", "d", "e", "w", "p", "k", "h":
 			cfg.only[s] = true
 		case "":
 		default:
-			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w, p, k)", s)
+			log.Fatalf("--only: unknown comparison %q (use a, b, c, d, e, w, p, k, h)", s)
 		}
 	}
 	switch cfg.mode {
@@ -133,7 +155,8 @@ func main() {
 		log.Fatalf("--mode must be single, multi or both, not %q", cfg.mode)
 	}
 	if cfg.n <= 0 || cfg.concurrentN <= 0 || cfg.workers <= 0 || cfg.concurrency <= 0 || cfg.callSize <= 0 ||
-		cfg.callsInFlt <= 0 || cfg.page <= 0 || cfg.readReps <= 0 {
+		cfg.callsInFlt <= 0 || cfg.page <= 0 || cfg.readReps <= 0 || cfg.hPeople <= 0 || cfg.hCheckpoints <= 0 || cfg.hRate <= 0 ||
+		cfg.hClients <= 0 || cfg.hDur <= 0 || cfg.hWarm < 0 {
 		log.Fatal("sizes and counts must be positive")
 	}
 
@@ -205,7 +228,8 @@ func (b *bench) run(ctx context.Context) error {
 				"(%d processors): other work was competing for the CPU.", l1, b.rep.Machine.Processors))
 		}
 	}
-	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"] || cfg.only["p"] || cfg.only["k"]
+	needPG := cfg.only["a"] || cfg.only["c"] || cfg.only["d"] || cfg.only["e"] || cfg.only["w"] || cfg.only["p"] || cfg.only["k"] ||
+		cfg.only["h"] && strings.Contains(cfg.hStores, "PostgreSQL")
 	if needPG {
 		b.pgOK, b.pgWhy = b.probePG(ctx)
 		if !b.pgOK {
@@ -271,6 +295,12 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		log.Printf("wrote the contacts section of %s", cfg.out)
+	}
+	if cfg.only["h"] {
+		if err := b.runHTTP(ctx); err != nil {
+			return err
+		}
+		log.Printf("wrote the HTTP section of %s", cfg.out)
 	}
 	if !cfg.only["a"] && !cfg.only["b"] && !cfg.only["c"] && !cfg.only["d"] {
 		return nil
