@@ -124,7 +124,12 @@ type Store struct {
 	insertN     *sql.Stmt // insertChunk rows at once
 	upsertN     *sql.Stmt
 	someStreams *sql.Stmt
-	overlay     *overlay // nil when read-only
+	// reads are the readers' statements, prepared once: parsing SQL is a
+	// fifth of a busy server's CPU otherwise.
+	reads struct {
+		stream, event, last, hashAt, all, head *sql.Stmt
+	}
+	overlay *overlay // nil when read-only
 	flushAt     int
 }
 
@@ -205,6 +210,9 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 		if err := ledgerFile.Migrate(ctx, s.reader, path); err != nil {
 			return err
 		}
+	}
+	if err := s.prepareReads(ctx); err != nil {
+		return err
 	}
 	head, err := s.Head(ctx)
 	if err != nil {
@@ -332,6 +340,34 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
+// prepareReads prepares the readers' statements.
+func (s *Store) prepareReads(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.reads.stream, `
+		WITH RECURSIVE chain(p, v) AS (
+			SELECT ?1, ?2
+			UNION ALL
+			SELECT e.prev_in_stream, c.v - 1 FROM events e JOIN chain c ON e.position = c.p
+			WHERE e.prev_in_stream > 0 AND c.v - 1 > ?3
+		)
+		SELECT ` + eventColumns + ` FROM events e WHERE e.position IN (SELECT p FROM chain) ORDER BY e.position`},
+		{&s.reads.event, `SELECT ` + eventColumns + ` FROM events e WHERE e.id = ?`},
+		{&s.reads.last, `SELECT version, last_position FROM streams WHERE name = ?`},
+		{&s.reads.hashAt, `SELECT hash FROM events WHERE position = ?`},
+		{&s.reads.all, `SELECT ` + rowColumns + ` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`},
+		{&s.reads.head, headSQL},
+	} {
+		var err error
+		if *p.stmt, err = s.reader.PrepareContext(ctx, p.query); err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+	}
+	return nil
+}
+
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, appends ...eventstore.StreamAppend) ([]eventstore.Event, error) {
 	if s.committer == nil {
@@ -358,14 +394,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 	if last.Version <= after {
 		return nil, nil
 	}
-	rows, err := s.reader.QueryContext(ctx, `
-		WITH RECURSIVE chain(p, v) AS (
-			SELECT ?1, ?2
-			UNION ALL
-			SELECT e.prev_in_stream, c.v - 1 FROM events e JOIN chain c ON e.position = c.p
-			WHERE e.prev_in_stream > 0 AND c.v - 1 > ?3
-		)
-		SELECT `+eventColumns+` FROM events e WHERE e.position IN (SELECT p FROM chain) ORDER BY e.position`, last.Last, last.Version, after)
+	rows, err := s.reads.stream.QueryContext(ctx, last.Last, last.Version, after)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
@@ -374,7 +403,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 
 // ReadEvent implements eventstore.Store through the id index.
 func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, bool, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id[:])
+	rows, err := s.reads.event.QueryContext(ctx, id[:])
 	if err != nil {
 		return eventstore.Event{}, false, fmt.Errorf("read event %s: %w", id, err)
 	}
@@ -444,7 +473,7 @@ func (s *Store) lastOf(ctx context.Context, stream string) (eventstore.StreamSta
 		if st, ok := s.overlay.get(stream); ok {
 			return st, nil
 		}
-		err := s.reader.QueryRowContext(ctx, `SELECT version, last_position FROM streams WHERE name = ?`, stream).Scan(&st.Version, &st.Last)
+		err := s.reads.last.QueryRowContext(ctx, stream).Scan(&st.Version, &st.Last)
 		if errors.Is(err, sql.ErrNoRows) {
 			return st, nil
 		}
@@ -470,12 +499,12 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	// before it, so only the first needs a look-up.
 	var prev []byte
 	if after > 0 {
-		err := s.reader.QueryRowContext(ctx, `SELECT hash FROM events WHERE position = ?`, after).Scan(&prev)
+		err := s.reads.hashAt.QueryRowContext(ctx, after).Scan(&prev)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("read from %d: %w", after, err)
 		}
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+rowColumns+` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`, after, limit)
+	rows, err := s.reads.all.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read from %d: %w", after, err)
 	}
@@ -497,18 +526,24 @@ func (s *Store) Subscribe(ctx context.Context, after int64, handle func(eventsto
 
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (eventstore.Head, error) {
-	return readHead(ctx, s.reader)
+	return scanHead(s.reads.head.QueryRowContext(ctx))
 }
 
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+const headSQL = `SELECT position, hash, recorded_at FROM head WHERE id = 1`
+
 func readHead(ctx context.Context, q queryer) (eventstore.Head, error) {
+	return scanHead(q.QueryRowContext(ctx, headSQL))
+}
+
+func scanHead(row *sql.Row) (eventstore.Head, error) {
 	var h eventstore.Head
 	var hash []byte
 	var rec int64
-	if err := q.QueryRowContext(ctx, `SELECT position, hash, recorded_at FROM head WHERE id = 1`).Scan(&h.Position, &hash, &rec); err != nil {
+	if err := row.Scan(&h.Position, &hash, &rec); err != nil {
 		return h, fmt.Errorf("read head: %w", err)
 	}
 	if len(hash) != len(h.Hash) {
@@ -527,7 +562,7 @@ func (s *Store) Close() error {
 		s.committer.Close()
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams} {
+	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.reads.stream, s.reads.event, s.reads.last, s.reads.hashAt, s.reads.all, s.reads.head} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
