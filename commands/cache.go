@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riskledger/riskledger/codes"
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 )
@@ -19,6 +20,14 @@ type cache struct {
 	mu          sync.Mutex
 	checkpoints map[string]checkpointState // by stream
 	policy      *policyState
+	trust       *trustState
+}
+
+// trustState is the trust list as read, and what a check of codes trusts
+// with it (this node's issuer included).
+type trustState struct {
+	list  TrustList
+	trust *codes.Trust
 }
 
 // maxCachedCheckpoints bounds the cache; past it, it starts again empty.
@@ -38,8 +47,11 @@ type policyState struct {
 func (c *cache) forget(stream string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if stream == domain.PolicyStream {
+	switch stream {
+	case domain.PolicyStream:
 		c.policy = nil
+	case domain.TrustStream:
+		c.trust = nil
 	}
 	delete(c.checkpoints, stream)
 }
@@ -109,6 +121,30 @@ func (h *Handler) policies(ctx context.Context) (policyState, error) {
 	}
 	h.cache.mu.Lock()
 	h.cache.policy = &st
+	h.cache.mu.Unlock()
+	return st, nil
+}
+
+// trusted returns the trust list and what it trusts, for checks of codes
+// by this node's issuer.
+func (h *Handler) trusted(ctx context.Context) (trustState, error) {
+	h.cache.mu.Lock()
+	t := h.cache.trust
+	h.cache.mu.Unlock()
+	if t != nil {
+		return *t, nil
+	}
+	list, err := ReadTrustList(ctx, h.store)
+	if err != nil {
+		return trustState{}, err
+	}
+	trust, err := list.Trust(h.issuer)
+	if err != nil {
+		return trustState{}, err
+	}
+	st := trustState{list: list, trust: trust}
+	h.cache.mu.Lock()
+	h.cache.trust = &st
 	h.cache.mu.Unlock()
 	return st, nil
 }

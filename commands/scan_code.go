@@ -23,17 +23,14 @@ func (h *Handler) scanCode(ctx context.Context, cmd domain.Command, b domain.Rec
 		return nil, domain.Errorf(domain.Unavailable, "this node holds no trust list (no issuer key), so it cannot check codes; set issuer_key_file")
 	}
 	fever := b.TemperatureCelsius != nil && *b.TemperatureCelsius >= policy.FeverCelsius
-	list, err := ReadTrustList(ctx, h.store)
+	t, err := h.trusted(ctx)
 	if err != nil {
 		return nil, err
 	}
-	trust, err := list.Trust(h.issuer)
-	if err != nil {
-		return nil, err
-	}
-	// The decision rests on the trust list as read.
-	changes = append(changes, change{stream: domain.TrustStream, expected: eventstore.Exactly(list.Version)})
-	r := codes.Verify(b.Code, trust, cmd.At, h.issuer.Location)
+	// The decision rests on the trust list as read (a cached list that
+	// has since moved costs one retry).
+	changes = append(changes, change{stream: domain.TrustStream, expected: eventstore.Exactly(t.list.Version)})
+	r := codes.Verify(b.Code, t.trust, cmd.At, h.issuer.Location)
 	scan.Subject = domain.ScanSubject{Kind: domain.SubjectForeign}
 	if r.Claims != nil {
 		scan.Subject.Issuer, scan.Subject.Pseudonym = r.Claims.Issuer, r.Claims.Pseudonym
