@@ -133,7 +133,8 @@ func (b *bulk) run(ctx context.Context, n int, line func(i int) (text, source st
 }
 
 // lessGC makes the collector run less often, for work that makes garbage
-// fast (a bulk import, a rebuild), within a soft limit of half the
+// fast (a bulk import, a rebuild, a server under load: the collector took
+// a quarter of a busy server's CPU), within a soft limit of half the
 // machine's memory; GOGC and GOMEMLIMIT, when set, still decide.
 func lessGC() {
 	if os.Getenv("GOGC") == "" {

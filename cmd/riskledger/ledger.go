@@ -80,6 +80,7 @@ func runServe(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		m.Config.Listen = v
 	}
 	logger := slog.New(slog.NewJSONHandler(m.Stderr, nil))
+	lessGC()
 	store, what, err := m.openStore(ctx, false)
 	if err != nil {
 		return err

@@ -189,6 +189,7 @@ func runProject(ctx context.Context, m *Main, fs *flag.FlagSet) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(m.Stderr, nil))
+	lessGC()
 	store, what, err := m.openStore(ctx, false)
 	if err != nil {
 		return err

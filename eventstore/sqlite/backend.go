@@ -121,9 +121,13 @@ func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[
 		streamsAt = "?4"
 		t.flushed = head.Position
 	}
-	_, err := t.tx.ExecContext(ctx, `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, streams_at = `+streamsAt+` WHERE id = 1`,
-		head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
-	return err
+	return t.execPrepared(ctx, headUpdateSQL(streamsAt), head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
+}
+
+// headUpdateSQL moves the head; streamsAt is "streams_at" (kept) or "?4"
+// (the streams table was flushed at the new head).
+func headUpdateSQL(streamsAt string) string {
+	return `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, streams_at = ` + streamsAt + ` WHERE id = 1`
 }
 
 // flush writes the overlay and this batch's stream states to the streams
@@ -157,7 +161,26 @@ func (t *writeTx) exec(ctx context.Context, full *sql.Stmt, n int, build func(in
 		_, err := t.tx.StmtContext(ctx, full).ExecContext(ctx, args...)
 		return err
 	}
+	if n <= smallBatch {
+		return t.execPrepared(ctx, build(n), args...)
+	}
 	_, err := t.tx.ExecContext(ctx, build(n), args...)
+	return err
+}
+
+// smallBatch is the largest number of rows whose insert statement is
+// prepared once and kept: the batches of a server under steady load are
+// small, and parsing their SQL again each time costs more than inserting.
+const smallBatch = 32
+
+// execPrepared runs query in the transaction through a statement the
+// store prepares once.
+func (t *writeTx) execPrepared(ctx context.Context, query string, args ...any) error {
+	st, err := t.s.prepared(query)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	return err
 }
 

@@ -130,6 +130,9 @@ type Store struct {
 		stream, event, last, hashAt, all, head *sql.Stmt
 	}
 	overlay *overlay // nil when read-only
+	// writes are the writer's statements of small batches (see
+	// smallBatch) and of the head's update, by their SQL.
+	writes map[string]*sql.Stmt
 	flushAt     int
 }
 
@@ -337,6 +340,18 @@ func (s *Store) prepare(ctx context.Context) error {
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
 	}
+	queries := []string{headUpdateSQL("streams_at"), headUpdateSQL("?4")}
+	for n := 1; n <= smallBatch; n++ {
+		queries = append(queries, insertSQL(n), upsertSQL(n))
+	}
+	s.writes = make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := s.writer.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.writes[q] = st
+	}
 	return nil
 }
 
@@ -366,6 +381,17 @@ func (s *Store) prepareReads(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prepared returns the writer's statement for query, prepared at open
+// (it cannot be prepared inside a batch's transaction: the writer has one
+// connection, and the transaction holds it).
+func (s *Store) prepared(query string) (*sql.Stmt, error) {
+	st, ok := s.writes[query]
+	if !ok {
+		return nil, fmt.Errorf("statement %q was not prepared", query)
+	}
+	return st, nil
 }
 
 // Append implements eventstore.Store.
@@ -566,6 +592,9 @@ func (s *Store) Close() error {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	for _, st := range s.writes {
+		errs = append(errs, st.Close())
 	}
 	for _, db := range []*sql.DB{s.reader, s.writer} {
 		if db != nil {
