@@ -225,17 +225,19 @@ func (c *Colours) mark(f domain.Fact) {
 		if !b.Admitted {
 			return
 		}
-		infectious := c.infectiousAt(p, f.OccurredAt)
 		pn := c.ix.numbers[p]
-		for _, v := range c.ix.around(b.CheckpointID, f.OccurredAt) {
-			if v.person == pn {
-				continue
+		if c.infectiousAt(p, f.OccurredAt) {
+			for _, v := range c.ix.around(b.CheckpointID, f.OccurredAt) {
+				if v.person != pn {
+					c.dirty[c.ix.ids[v.person]] = true
+				}
 			}
-			q := c.ix.ids[v.person]
-			if infectious {
-				c.dirty[q] = true
+		}
+		for _, v := range c.ix.caseAround(b.CheckpointID, f.OccurredAt) {
+			if c.dirty[p] {
+				break
 			}
-			if !c.dirty[p] && c.ix.mayBeCase(v.person) && c.infectiousAt(q, time.Unix(0, v.at)) {
+			if v.person != pn && c.infectiousAt(c.ix.ids[v.person], time.Unix(0, v.at)) {
 				c.dirty[p] = true
 			}
 		}

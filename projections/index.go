@@ -31,6 +31,10 @@ type Index struct {
 	foreign        []Foreign
 	foreignNumbers map[Foreign]int32
 	foreignVisits  map[domain.CheckpointID]*visits
+	// caseVisits holds, by checkpoint, the admitted scans of the persons
+	// who may be index cases (cases): a judgement of a person looks only
+	// for those around each of their scans, not through everyone's.
+	caseVisits map[domain.CheckpointID]*visits
 	// Persons have numbers, in the order the index met them, so that the
 	// co-presence index holds 4 bytes a person and the search around a
 	// visit reads slices, not maps.
@@ -96,7 +100,7 @@ func (f Foreign) Compare(g Foreign) int {
 func NewIndex(loc *time.Location) *Index {
 	ps := domain.NewPolicies()
 	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
-		foreignNumbers: map[Foreign]int32{}, foreignVisits: map[domain.CheckpointID]*visits{},
+		foreignNumbers: map[Foreign]int32{}, foreignVisits: map[domain.CheckpointID]*visits{}, caseVisits: map[domain.CheckpointID]*visits{},
 		checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
 		policies: ps, widest: ps.WidestWindow(), feverFloor: ps.FeverFloor()}
 }
@@ -109,6 +113,12 @@ func (ix *Index) Add(f domain.Fact) {
 	ix.position = max(ix.position, f.Ref.Position)
 	i := int32(len(ix.facts))
 	persons := named(f)
+	// A scan of a person who may already be an index case is one of the
+	// case visits too (one who becomes a case now gets all of theirs in
+	// classify).
+	var scan *visit
+	var scanAt domain.CheckpointID
+	wasCase := false
 	switch b := f.Body.(type) {
 	case domain.PolicyPublished:
 		ix.global = append(ix.global, i)
@@ -125,7 +135,9 @@ func (ix *Index) Add(f domain.Fact) {
 	case domain.ScanRecorded:
 		switch {
 		case b.Admitted && len(persons) > 0:
-			addVisit(ix.visits, b.CheckpointID, visit{at: f.OccurredAt.UnixNano(), person: ix.number(persons[0]), fact: i, ref: f.Ref})
+			v := visit{at: f.OccurredAt.UnixNano(), person: ix.number(persons[0]), fact: i, ref: f.Ref}
+			addVisit(ix.visits, b.CheckpointID, v)
+			scan, scanAt, wasCase = &v, b.CheckpointID, ix.mayBeCase(v.person)
 		case b.Admitted && b.Subject.Kind == domain.SubjectForeign:
 			// Not a fact of the index: fact -1.
 			addVisit(ix.foreignVisits, b.CheckpointID, visit{at: f.OccurredAt.UnixNano(), person: ix.foreignNumber(b.Subject), fact: -1, ref: f.Ref})
@@ -142,6 +154,9 @@ func (ix *Index) Add(f domain.Fact) {
 		ix.number(p)
 	}
 	ix.classify(i)
+	if scan != nil && wasCase {
+		addVisit(ix.caseVisits, scanAt, *scan)
+	}
 }
 
 // ledgerWide tells the facts that concern everyone, or a checkpoint.
@@ -184,7 +199,21 @@ func (ix *Index) classify(i int32) {
 	if f := ix.facts[i]; ix.canBeRed(f) {
 		n := ix.number(named(f)[0])
 		ix.red[n] = append(ix.red[n], i)
-		ix.cases[n/64] |= 1 << (n % 64)
+		if !ix.mayBeCase(n) {
+			ix.cases[n/64] |= 1 << (n % 64)
+			ix.addCaseVisits(n)
+		}
+	}
+}
+
+// addCaseVisits adds every admitted scan of person n to the case visits.
+func (ix *Index) addCaseVisits(n int32) {
+	p := ix.ids[n]
+	for _, k := range ix.byPerson[p] {
+		f := &ix.facts[k]
+		if b, ok := f.Body.(domain.ScanRecorded); ok && b.Admitted && b.Subject.Kind == domain.SubjectPerson && b.Subject.PersonID == p {
+			addVisit(ix.caseVisits, b.CheckpointID, visit{at: f.OccurredAt.UnixNano(), person: n, fact: k, ref: f.Ref})
+		}
 	}
 }
 
@@ -210,6 +239,7 @@ func (ix *Index) canBeRed(f domain.Fact) bool {
 func (ix *Index) reclassify() {
 	clear(ix.red)
 	clear(ix.cases)
+	clear(ix.caseVisits)
 	for i := range ix.facts {
 		ix.classify(int32(i))
 	}
@@ -251,6 +281,12 @@ func (ix *Index) mayBeCase(n int32) bool { return ix.cases[n/64]&(1<<(n%64)) != 
 // of t.
 func (ix *Index) around(cp domain.CheckpointID, t time.Time) []visit {
 	return ix.aroundIn(ix.visits, cp, t)
+}
+
+// caseAround returns the admitted scans of possible index cases at cp
+// within the widest contact window of t.
+func (ix *Index) caseAround(cp domain.CheckpointID, t time.Time) []visit {
+	return ix.aroundIn(ix.caseVisits, cp, t)
 }
 
 // foreignAround returns the admitted scans of foreign codes' holders at cp
@@ -372,8 +408,8 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 					// Only a scan of a possible index case can make p a
 					// close contact.
 					pn := ix.numbers[p]
-					for _, v := range ix.around(b.CheckpointID, f.OccurredAt) {
-						if v.person != pn && ix.mayBeCase(v.person) && redFacts(v.person) {
+					for _, v := range ix.caseAround(b.CheckpointID, f.OccurredAt) {
+						if v.person != pn && redFacts(v.person) {
 							take(v.fact)
 						}
 					}
@@ -400,7 +436,7 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 // capacity and the map's entries) and the number of admitted scans in it.
 func (ix *Index) VisitBytes() (bytes, scans int64) {
 	const visitSize, entrySize = int64(unsafe.Sizeof(visit{})), int64(unsafe.Sizeof(domain.CheckpointID{}) + 8 + unsafe.Sizeof(visits{}))
-	for _, m := range []map[domain.CheckpointID]*visits{ix.visits, ix.foreignVisits} {
+	for _, m := range []map[domain.CheckpointID]*visits{ix.visits, ix.foreignVisits, ix.caseVisits} {
 		for _, v := range m {
 			bytes += int64(cap(v.list))*visitSize + entrySize
 			scans += int64(len(v.list))
