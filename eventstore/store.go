@@ -66,6 +66,17 @@ type Store interface {
 	Close() error
 }
 
+// TypedReader is implemented by stores that can read the events of some
+// types alone, skipping the others where they are stored: a reader that
+// follows one kind of event (the change feed follows colour decisions)
+// then reads no other.
+type TypedReader interface {
+	// ReadTyped returns the events of the given types with Position in
+	// (after, until], in position order; every position up to until must
+	// be committed (until at most the head).
+	ReadTyped(ctx context.Context, after, until int64, types []string) ([]Event, error)
+}
+
 // ErrClosed is returned by calls made after Close.
 var ErrClosed = domain.Errorf(domain.Unavailable, "the ledger is closed")
 

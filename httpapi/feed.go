@@ -45,30 +45,80 @@ type Feed struct {
 }
 
 // Run follows the ledger until ctx ends or reading it fails: from its
-// start, and, called again after a failure, from where it stopped.
+// start, and, called again after a failure, from where it stopped. With a
+// store that reads events by type it reads only colour decisions and
+// codes, looking for new ones every feedPoll; otherwise it reads every
+// event.
 func (f *Feed) Run(ctx context.Context) error {
 	f.mu.Lock()
 	after := f.read
 	f.mu.Unlock()
-	return f.Store.Subscribe(ctx, after, func(e eventstore.Event) error {
-		if e.Type != domain.EvColourAssigned {
-			var issued domain.CodeIssued
-			if e.Type == domain.EvCodeIssued {
-				if err := json.Unmarshal(e.Payload, &issued); err != nil {
-					return fmt.Errorf("code at position %d: %w", e.Position, err)
-				}
+	tr, ok := f.Store.(eventstore.TypedReader)
+	if !ok {
+		return f.Store.Subscribe(ctx, after, func(e eventstore.Event) error {
+			if err := f.take(e); err != nil {
+				return err
 			}
-			f.mu.Lock()
-			f.read = e.Position
-			if e.Type == domain.EvCodeIssued {
-				if f.codes == nil {
-					f.codes = map[domain.PersonID][]int64{}
-				}
-				f.codes[issued.PersonID] = append(f.codes[issued.PersonID], e.Position)
-			}
-			f.mu.Unlock()
+			f.advance(e.Position)
 			return nil
+		})
+	}
+	types := []string{domain.EvColourAssigned, domain.EvCodeIssued}
+	for {
+		head, err := f.Store.Head(ctx)
+		if err != nil {
+			return err
 		}
+		if head.Position <= after {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(feedPoll):
+			}
+			continue
+		}
+		until := min(head.Position, after+100000)
+		evs, err := tr.ReadTyped(ctx, after, until, types)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := f.take(e); err != nil {
+				return err
+			}
+		}
+		f.advance(until)
+		after = until
+	}
+}
+
+// feedPoll is how often a feed on a store that reads by type looks for
+// new events.
+const feedPoll = 50 * time.Millisecond
+
+// advance records that the feed has followed the ledger up to pos.
+func (f *Feed) advance(pos int64) {
+	f.mu.Lock()
+	f.read = max(f.read, pos)
+	f.mu.Unlock()
+}
+
+// take keeps a colour decision (and wakes those who wait for one) or the
+// position of an issued code; it ignores other events.
+func (f *Feed) take(e eventstore.Event) error {
+	switch e.Type {
+	case domain.EvCodeIssued:
+		var issued domain.CodeIssued
+		if err := json.Unmarshal(e.Payload, &issued); err != nil {
+			return fmt.Errorf("code at position %d: %w", e.Position, err)
+		}
+		f.mu.Lock()
+		if f.codes == nil {
+			f.codes = map[domain.PersonID][]int64{}
+		}
+		f.codes[issued.PersonID] = append(f.codes[issued.PersonID], e.Position)
+		f.mu.Unlock()
+	case domain.EvColourAssigned:
 		c := ColourChange{Position: e.Position, ID: e.ID, RecordedAt: e.RecordedAt}
 		if err := json.Unmarshal(e.Payload, &c.Change); err != nil {
 			return fmt.Errorf("colour change at position %d: %w", e.Position, err)
@@ -80,14 +130,13 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.mu.Lock()
 		f.changes = append(f.changes, c)
 		f.encoded = append(f.encoded, b)
-		f.read = e.Position
 		if f.wake != nil {
 			close(f.wake)
 			f.wake = nil
 		}
 		f.mu.Unlock()
-		return nil
-	})
+	}
+	return nil
 }
 
 // after returns up to limit changes with Position > pos (as encoded JSON),

@@ -155,11 +155,16 @@ func TestConsole(t *testing.T) {
 	if n := b.eval(`document.querySelector('[data-testid=chain-graph]').dataset.nodes`); n != fmt.Sprint(chainDepth1) {
 		t.Errorf("the chain at depth 1 has %s nodes, chain --format json %d", n, chainDepth1)
 	}
+	// The graph on the page is marked, so that the polls below wait for
+	// the one the next action draws, not for this one still on the page.
+	const markDrawn = `(() => { const g = document.querySelector('[data-testid=chain-graph]'); if (g) g.dataset.drawn = '1'; return 'marked' })()`
+	const freshGraph = `(() => { const g = document.querySelector('[data-testid=chain-graph]'); return !!g && !g.dataset.drawn && g.dataset.state === 'ready' })()`
+	b.eval(markDrawn)
 	b.do(chromedp.SetValue(chromedp.CSS(`[data-testid=chain-depth]`), "3"),
 		chromedp.SetValue(chromedp.CSS(`[data-testid=chain-from]`), "2020-02-05 00:00"),
 		chromedp.SetValue(chromedp.CSS(`[data-testid=chain-to]`), "2020-02-05 09:00"),
 		chromedp.Click(chromedp.CSS(`[data-testid=chain-draw]`)))
-	b.poll(`location.hash.includes('depth=3') && document.querySelector('[data-testid=chain-graph]')?.dataset.state === 'ready'`)
+	b.poll(`location.hash.includes('depth=3') && ` + freshGraph)
 	if n := b.eval(`document.querySelector('[data-testid=chain-graph]').dataset.nodes`); n != fmt.Sprint(chainDepth3) {
 		t.Errorf("the chain at depth 3 from %s to %s has %s nodes, chain --format json %d", chainFrom, chainTo, n, chainDepth3)
 	}
@@ -170,8 +175,9 @@ func TestConsole(t *testing.T) {
 		return b.eval(`[document.querySelector('[data-testid=nav-search]').textContent, document.querySelector('[data-testid=chain-summary]').textContent, document.querySelector('h1').textContent].join(' | ')`)
 	}
 	before := labels()
+	b.eval(markDrawn)
 	b.do(chromedp.Click(chromedp.CSS(`[data-testid=lang-switch]`)))
-	b.poll(`document.documentElement.lang === 'zh-CN' && document.querySelector('[data-testid=chain-graph]')?.dataset.state === 'ready'`)
+	b.poll(`document.documentElement.lang === 'zh-CN' && ` + freshGraph)
 	after := labels()
 	if after == before || !strings.Contains(after, "搜索") || !strings.Contains(after, "接触链") {
 		t.Errorf("after switching to Chinese the labels read %q (before: %q)", after, before)

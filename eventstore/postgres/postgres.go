@@ -215,6 +215,20 @@ func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, 
 	return evs[0], true, nil
 }
 
+// ReadTyped implements eventstore.TypedReader.
+func (s *Store) ReadTyped(ctx context.Context, after, until int64, types []string) ([]eventstore.Event, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE position > $1 AND position <= $2 AND type = ANY($3) ORDER BY position`,
+		after, until, types)
+	evs, err := scanEvents(rows, err, 0)
+	if err != nil {
+		return nil, s.readError(ctx, fmt.Sprintf("read %v from %d", types, after), err)
+	}
+	return evs, nil
+}
+
 // ReadEvents implements eventstore.Store with one query.
 func (s *Store) ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
 	if s.closed.Load() {

@@ -26,6 +26,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -127,7 +128,7 @@ type Store struct {
 	// reads are the readers' statements, prepared once: parsing SQL is a
 	// fifth of a busy server's CPU otherwise.
 	reads struct {
-		stream, event, last, hashAt, all, head *sql.Stmt
+		stream, event, last, hashAt, all, head, typed *sql.Stmt
 	}
 	overlay *overlay // nil when read-only
 	// writes are the writer's statements of small batches (see
@@ -374,6 +375,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 		{&s.reads.hashAt, `SELECT hash FROM events WHERE position = ?`},
 		{&s.reads.all, `SELECT ` + rowColumns + ` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`},
 		{&s.reads.head, headSQL},
+		{&s.reads.typed, `SELECT ` + eventColumns + ` FROM events e WHERE e.position > ? AND e.position <= ? AND e.type IN (SELECT value FROM json_each(?)) ORDER BY e.position`},
 	} {
 		var err error
 		if *p.stmt, err = s.reader.PrepareContext(ctx, p.query); err != nil {
@@ -541,6 +543,20 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	return evs, nil
 }
 
+// ReadTyped implements eventstore.TypedReader: SQLite skips the other
+// events without handing them to Go.
+func (s *Store) ReadTyped(ctx context.Context, after, until int64, types []string) ([]eventstore.Event, error) {
+	list, err := json.Marshal(types)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.reads.typed.QueryContext(ctx, after, until, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("read %v from %d: %w", types, after, err)
+	}
+	return scanEvents(rows)
+}
+
 // Subscribe implements eventstore.Store.
 func (s *Store) Subscribe(ctx context.Context, after int64, handle func(eventstore.Event) error) error {
 	wait := func(ctx context.Context, after int64) error {
@@ -588,7 +604,7 @@ func (s *Store) Close() error {
 		s.committer.Close()
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.reads.stream, s.reads.event, s.reads.last, s.reads.hashAt, s.reads.all, s.reads.head} {
+	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.reads.stream, s.reads.event, s.reads.last, s.reads.hashAt, s.reads.all, s.reads.head, s.reads.typed} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
