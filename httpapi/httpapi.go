@@ -179,7 +179,9 @@ func (s *Server) endpoint(rt route) http.Handler {
 		if s.Metrics != nil {
 			s.Metrics.request(rt.pattern, sw.status, d)
 		}
-		s.Logger.Debug("request", "route", rt.pattern, "path", r.URL.Path, "status", sw.status, "duration", d, "code", domain.ErrorCode(err))
+		if s.Logger.Enabled(r.Context(), slog.LevelDebug) {
+			s.Logger.Debug("request", "route", rt.pattern, "path", r.URL.Path, "status", sw.status, "duration", d, "code", domain.ErrorCode(err))
+		}
 	})
 }
 

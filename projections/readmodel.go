@@ -43,7 +43,10 @@ const ProjectionName = "colours"
 // SQLiteFile is the embedded read model's file in the data directory.
 const SQLiteFile = "projections.db"
 
-type sqliteModel struct{ db *sql.DB }
+type sqliteModel struct {
+	db  *sql.DB
+	row *sql.Stmt // a person's row and the checkpoint, prepared once
+}
 
 // OpenSQLite opens or creates the embedded read model in dir.
 func OpenSQLite(ctx context.Context, dir string) (ReadModel, error) {
@@ -55,13 +58,21 @@ func OpenSQLite(ctx context.Context, dir string) (ReadModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open read model %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
+	// Readers in WAL mode read side by side; a writer waits out the
+	// busy timeout for another.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS colours (person_id TEXT PRIMARY KEY, row TEXT NOT NULL);
 		CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create read model tables in %s: %w", path, err)
 	}
-	return &sqliteModel{db: db}, nil
+	row, err := db.PrepareContext(ctx, `SELECT row, (SELECT position FROM checkpoints WHERE name = ?) FROM colours WHERE person_id = ?`)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare the read model's row query: %w", err)
+	}
+	return &sqliteModel{db: db, row: row}, nil
 }
 
 func (m *sqliteModel) Checkpoint(ctx context.Context) (int64, error) {
@@ -98,8 +109,7 @@ func (m *sqliteModel) Save(ctx context.Context, position int64, rows []*Row) err
 func (m *sqliteModel) Row(ctx context.Context, p domain.PersonID) ([]byte, int64, bool, error) {
 	var row string
 	var pos sql.NullInt64
-	err := m.db.QueryRowContext(ctx, `SELECT row, (SELECT position FROM checkpoints WHERE name = ?) FROM colours WHERE person_id = ?`,
-		ProjectionName, p.String()).Scan(&row, &pos)
+	err := m.row.QueryRowContext(ctx, ProjectionName, p.String()).Scan(&row, &pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, false, nil
 	}
@@ -128,7 +138,7 @@ func (m *sqliteModel) Reset(ctx context.Context) error {
 	return err
 }
 
-func (m *sqliteModel) Close() error { return m.db.Close() }
+func (m *sqliteModel) Close() error { return errors.Join(m.row.Close(), m.db.Close()) }
 
 // PostgresModel is the read model in a schema of PostgreSQL. Its writes go through one connection, which is
 // also the one that holds the projection's lease: a worker that lost its
