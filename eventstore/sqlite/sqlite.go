@@ -26,8 +26,8 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -133,8 +133,8 @@ type Store struct {
 	overlay *overlay // nil when read-only
 	// writes are the writer's statements of small batches (see
 	// smallBatch) and of the head's update, by their SQL.
-	writes map[string]*sql.Stmt
-	flushAt     int
+	writes  map[string]*sql.Stmt
+	flushAt int
 }
 
 // overlay holds the state of every stream changed since head.streams_at.
