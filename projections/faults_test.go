@@ -3,17 +3,13 @@ package projections_test
 import (
 	"context"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
-	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/eventstore/sqlite"
 	"github.com/riskledger/riskledger/projections"
 )
@@ -109,12 +105,7 @@ func TestWatermillFaultsLeaveTheReadModelEqualToARebuild(t *testing.T) {
 		l := newRandomLedger(7, 300)
 		now := time.Date(2020, 3, 12, 9, 0, 0, 0, time.UTC)
 		clock := func() time.Time { return now }
-		pubsub := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, watermill.NopLogger{})
-		msgs, err := pubsub.Subscribe(ctx, eventstore.DefaultTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go (&eventstore.Relay{Store: b.store, Publisher: pubsub}).Run(ctx, 0)
+		msgs := relayed(t, ctx, b.store)
 		var clean atomic.Bool
 		delivered, f := faulty(ctx, msgs, &clean, 11)
 		live := &projections.Runner{Store: b.store, Colours: projections.NewColours(shanghai), Model: b.model(t, "live"), Decide: true, Now: clock}
@@ -138,19 +129,7 @@ func TestWatermillFaultsLeaveTheReadModelEqualToARebuild(t *testing.T) {
 		}
 		t.Logf("%d lost, %d repeated, %d held back", f.dropped.Load(), f.repeated.Load(), f.held.Load())
 
-		bg := context.Background()
-		rebuild := &projections.Runner{Store: b.store, Colours: projections.NewColours(shanghai), Model: b.model(t, "rebuilt"), Now: clock}
-		if err := rebuild.CatchUp(bg); err != nil {
-			t.Fatal(err)
-		}
-		if err := rebuild.Settle(bg); err != nil {
-			t.Fatal(err)
-		}
-		a, _ := live.Model.Rows(bg)
-		r, _ := rebuild.Model.Rows(bg)
-		if len(a) != len(l.persons) || !slices.EqualFunc(a, r, func(x, y []byte) bool { return string(x) == string(y) }) {
-			t.Fatalf("live read model (%d rows) and rebuild (%d rows) differ", len(a), len(r))
-		}
+		sameAsRebuild(t, b, live, clock, len(l.persons))
 	})
 }
 

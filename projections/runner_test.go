@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/riskledger/riskledger/domain"
@@ -74,6 +75,39 @@ func appendLedger(t *testing.T, s eventstore.Store, evs []eventstore.Event) {
 	}
 }
 
+// relayed delivers the store's events through a watermill GoChannel, as
+// serve does in one process, until ctx ends.
+func relayed(t *testing.T, ctx context.Context, store eventstore.Store) <-chan *message.Message {
+	t.Helper()
+	pubsub := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, watermill.NopLogger{})
+	msgs, err := pubsub.Subscribe(ctx, eventstore.DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go (&eventstore.Relay{Store: store, Publisher: pubsub}).Run(ctx, 0)
+	return msgs
+}
+
+// sameAsRebuild checks that the live runner's read model holds persons
+// rows, the rows a rebuild from position 0 makes, and returns them.
+func sameAsRebuild(t *testing.T, b backend, live *projections.Runner, clock func() time.Time, persons int) [][]byte {
+	t.Helper()
+	bg := context.Background()
+	rebuild := &projections.Runner{Store: b.store, Colours: projections.NewColours(shanghai), Model: b.model(t, "rebuilt"), Now: clock}
+	if err := rebuild.CatchUp(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := rebuild.Settle(bg); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := live.Model.Rows(bg)
+	r, _ := rebuild.Model.Rows(bg)
+	if len(a) != persons || !slices.EqualFunc(a, r, func(x, y []byte) bool { return string(x) == string(y) }) {
+		t.Fatalf("live read model (%d rows) and rebuild (%d rows) differ", len(a), len(r))
+	}
+	return r
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -98,13 +132,7 @@ func TestLiveThroughWatermillEqualsRebuild(t *testing.T) {
 		now := time.Date(2020, 3, 12, 9, 0, 0, 0, time.UTC)
 		clock := func() time.Time { return now }
 
-		pubsub := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, watermill.NopLogger{})
-		msgs, err := pubsub.Subscribe(ctx, eventstore.DefaultTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		relay := &eventstore.Relay{Store: b.store, Publisher: pubsub}
-		go relay.Run(ctx, 0)
+		msgs := relayed(t, ctx, b.store)
 		live := &projections.Runner{Store: b.store, Colours: projections.NewColours(shanghai), Model: b.model(t, "live"), Decide: true, Now: clock}
 		done := make(chan error, 1)
 		go func() { done <- live.Consume(ctx, msgs) }()
@@ -129,19 +157,8 @@ func TestLiveThroughWatermillEqualsRebuild(t *testing.T) {
 		if head.Position <= int64(len(l.events)) {
 			t.Fatalf("no colour decision was recorded (head %d, %d facts)", head.Position, len(l.events))
 		}
-		rebuild := &projections.Runner{Store: b.store, Colours: projections.NewColours(shanghai), Model: b.model(t, "rebuilt"), Now: clock}
 		bg := context.Background()
-		if err := rebuild.CatchUp(bg); err != nil {
-			t.Fatal(err)
-		}
-		if err := rebuild.Settle(bg); err != nil {
-			t.Fatal(err)
-		}
-		a, _ := live.Model.Rows(bg)
-		r, _ := rebuild.Model.Rows(bg)
-		if len(a) != len(l.persons) || !slices.EqualFunc(a, r, func(x, y []byte) bool { return string(x) == string(y) }) {
-			t.Fatalf("live read model (%d rows) and rebuild (%d rows) differ", len(a), len(r))
-		}
+		r := sameAsRebuild(t, b, live, clock, len(l.persons))
 		// The rows are the pure function's answers now.
 		j := pure(t, l.events)
 		for _, row := range r {
