@@ -32,10 +32,7 @@ func (s *Server) colour(w http.ResponseWriter, r *http.Request, c *caller) error
 		return err
 	}
 	if !at.IsZero() {
-		return s.read(w, r, func(ix *projections.Index, pos int64) (any, error) {
-			if !ix.Knows(p) {
-				return nil, unknownPerson(p)
-			}
+		return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
 			return ix.Judge([]domain.PersonID{p}, 0).ColourAt(p, at), nil
 		})
 	}
@@ -80,6 +77,17 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, fn func(ix *projec
 	return nil
 }
 
+// readAbout answers from the query projection about p, whom some event
+// of the ledger must name (NotFound otherwise).
+func (s *Server) readAbout(w http.ResponseWriter, r *http.Request, p domain.PersonID, fn func(ix *projections.Index) (any, error)) error {
+	return s.read(w, r, func(ix *projections.Index, _ int64) (any, error) {
+		if !ix.Knows(p) {
+			return nil, unknownPerson(p)
+		}
+		return fn(ix)
+	})
+}
+
 // Explanation is a person's colour at a time with every red and yellow
 // interval and override of theirs, as `explain --json` prints it.
 type Explanation struct {
@@ -101,10 +109,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if at.IsZero() {
 		at = s.now()
 	}
-	return s.read(w, r, func(ix *projections.Index, _ int64) (any, error) {
-		if !ix.Knows(p) {
-			return nil, unknownPerson(p)
-		}
+	return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
 		j := ix.Judge([]domain.PersonID{p}, 0)
 		return Explanation{Answer: j.ColourAt(p, at), At: at, Intervals: append([]domain.Interval{}, j.Intervals(p)...)}, nil
 	})
@@ -129,10 +134,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request, _ *caller) err
 	if err != nil {
 		return err
 	}
-	return s.read(w, r, func(ix *projections.Index, _ int64) (any, error) {
-		if !ix.Knows(p) {
-			return nil, unknownPerson(p)
-		}
+	return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
 		return projections.ExposuresOf(ix, p, from, to), nil
 	})
 }
@@ -152,10 +154,7 @@ func (s *Server) chain(w http.ResponseWriter, r *http.Request, _ *caller) error 
 		return err
 	}
 	upstream := r.URL.Query().Get("upstream") == "true"
-	return s.read(w, r, func(ix *projections.Index, _ int64) (any, error) {
-		if !ix.Knows(p) {
-			return nil, unknownPerson(p)
-		}
+	return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
 		return projections.ChainFrom(ix, p, int(depth), upstream, from, to), nil
 	})
 }
@@ -321,10 +320,7 @@ func (s *Server) scans(w http.ResponseWriter, r *http.Request, c *caller) error 
 	if err != nil {
 		return err
 	}
-	return s.read(w, r, func(ix *projections.Index, _ int64) (any, error) {
-		if !ix.Knows(p) {
-			return nil, unknownPerson(p)
-		}
+	return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
 		return projections.ScansOf(ix, p, from, to), nil
 	})
 }
