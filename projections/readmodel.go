@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -253,7 +254,36 @@ func (m *PostgresModel) Save(ctx context.Context, position int64, rows []*Row) e
 		ON CONFLICT (name) DO UPDATE SET position = excluded.position`), ProjectionName, position); err != nil {
 		return err
 	}
+	// The nodes that cache rows learn, when this commits, which changed.
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ChangedRowsChannel, changedRows(m.schema, ids)); err != nil {
+		return err
+	}
 	return tx.Commit(ctx)
+}
+
+// ChangedRowsChannel is the PostgreSQL notification channel on which each
+// save of the read model says whose rows it wrote (changedRows).
+const ChangedRowsChannel = "riskledger_colour_rows"
+
+// maxNotifiedRows is how many persons a notification names; a save of
+// more says "all" (a notification's payload holds under 8,000 bytes).
+const maxNotifiedRows = 150
+
+// rowsChanged is a notification's payload: the model's schema, and the
+// persons whose rows changed, or All.
+type rowsChanged struct {
+	Schema  string   `json:"schema"`
+	All     bool     `json:"all,omitempty"`
+	Persons []string `json:"persons,omitempty"`
+}
+
+func changedRows(schema string, ids []string) string {
+	n := rowsChanged{Schema: schema, Persons: ids}
+	if len(ids) > maxNotifiedRows {
+		n.All, n.Persons = true, nil
+	}
+	b, _ := json.Marshal(n)
+	return string(b)
 }
 
 func (m *PostgresModel) Row(ctx context.Context, p domain.PersonID) ([]byte, int64, bool, error) {

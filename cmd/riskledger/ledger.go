@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/riskledger/riskledger/codes"
@@ -143,6 +144,14 @@ func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Log
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	var following sync.WaitGroup
+	if pm, ok := model.(*projections.PostgresModel); ok {
+		// The issuance layer's colour reads come from a cache of rows that
+		// each save of the projection, on any node, brings up to date.
+		cache := projections.NewRowCache(pm)
+		following.Go(func() { keepRunning(ctx, logger, "the colour rows' cache", cache.Follow) })
+		model = cache
+	}
 	feed := &httpapi.Feed{Store: store}
 	go keepRunning(ctx, logger, "the change feed", feed.Run)
 	lag := func(ctx context.Context) (int64, error) {
@@ -156,7 +165,7 @@ func (m *Main) api(ctx context.Context, store eventstore.Store, logger *slog.Log
 	api := &httpapi.Server{Store: store, Logger: logger, Version: version(), Commands: h, Model: model,
 		Reader: &projections.Reader{Store: store, Colours: projections.NewColours(opts.Location)}, Issuer: issuer,
 		Feed: feed, Options: opts, Metrics: httpapi.NewMetrics(lag), Console: console.Handler()}
-	return api, func() { cancel(); model.Close(); closeVault() }, nil
+	return api, func() { cancel(); following.Wait(); model.Close(); closeVault() }, nil
 }
 
 // AdminTokenFile is where serve writes the first admin token of an
