@@ -18,8 +18,10 @@ func TestImportRejectsEachRuleWithItsLine(t *testing.T) {
 	now := time.Now()
 	at := now.Add(-time.Hour).Format(time.RFC3339)
 	p, q, g, cp := uuid.New(), uuid.New(), uuid.New(), uuid.New()
-	today := now.In(mustZone(t)).Format("2006-01-02")
-	tomorrow := now.In(mustZone(t)).AddDate(0, 0, 1).Format("2006-01-02")
+	// The lines' local day, which usable_from is judged against (an hour
+	// ago may be yesterday in Shanghai).
+	today := now.Add(-time.Hour).In(mustZone(t)).Format("2006-01-02")
+	tomorrow := now.Add(-time.Hour).In(mustZone(t)).AddDate(0, 0, 1).Format("2006-01-02")
 	person := func(id uuid.UUID, doc string) string {
 		return fmt.Sprintf(`{"command":"register_person","at":%q,"person_id":%q,"document":{"type":"resident_id","number":%q,"country":"CN"},"name":"Zhao Lei","nationality":"CN"}`, at, id, doc)
 	}
