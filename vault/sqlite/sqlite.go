@@ -215,6 +215,12 @@ func (s *Store) CreateKey(ctx context.Context, person uuid.UUID, k vault.Wrapped
 // CreateKeys implements vault.KeyStore. A read-only store returns a
 // Forbidden error.
 func (s *Store) CreateKeys(ctx context.Context, keys map[uuid.UUID]vault.WrappedKey) (map[uuid.UUID]vault.WrappedKey, error) {
+	out, err := s.createKeys(ctx, keys)
+	// A full or read-only disk is the operator's to mend, and says so.
+	return out, sqlitedb.Classify(err)
+}
+
+func (s *Store) createKeys(ctx context.Context, keys map[uuid.UUID]vault.WrappedKey) (map[uuid.UUID]vault.WrappedKey, error) {
 	if s.writer == nil {
 		return nil, domain.Errorf(domain.Forbidden, "the key store is open read-only; no data key can be created")
 	}
@@ -259,7 +265,7 @@ func (s *Store) Erase(ctx context.Context, person uuid.UUID) error {
 		return domain.Errorf(domain.Forbidden, "the key store is open read-only; no data key can be erased")
 	}
 	if err := s.erase(ctx, person); err != nil {
-		return err
+		return sqlitedb.Classify(err)
 	}
 	// Best effort: a reader still on an older snapshot keeps the log from
 	// being emptied now, and the next erasure or Close empties it.
