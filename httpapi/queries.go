@@ -125,8 +125,16 @@ func span(r *http.Request) (from, to time.Time, err error) {
 }
 
 // contacts: GET /v1/persons/{person}/contacts[?from&to].
-func (s *Server) contacts(w http.ResponseWriter, r *http.Request, _ *caller) error {
-	p, err := pathPerson(r)
+func (s *Server) contacts(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return s.overSpan(w, r, c, func(ix *projections.Index, p domain.PersonID, from, to time.Time) any {
+		return projections.ExposuresOf(ix, p, from, to)
+	})
+}
+
+// overSpan answers fn about the person of the path, whom the caller may
+// act for, over ?from and ?to.
+func (s *Server) overSpan(w http.ResponseWriter, r *http.Request, c *caller, fn func(ix *projections.Index, p domain.PersonID, from, to time.Time) any) error {
+	p, err := s.pathPersonFor(r, c)
 	if err != nil {
 		return err
 	}
@@ -135,7 +143,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request, _ *caller) err
 		return err
 	}
 	return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
-		return projections.ExposuresOf(ix, p, from, to), nil
+		return fn(ix, p, from, to), nil
 	})
 }
 
@@ -312,16 +320,8 @@ func (s *Server) findPerson(w http.ResponseWriter, r *http.Request, _ *caller) e
 
 // scans: GET /v1/persons/{person}/scans[?from&to]: the scan history.
 func (s *Server) scans(w http.ResponseWriter, r *http.Request, c *caller) error {
-	p, err := s.pathPersonFor(r, c)
-	if err != nil {
-		return err
-	}
-	from, to, err := span(r)
-	if err != nil {
-		return err
-	}
-	return s.readAbout(w, r, p, func(ix *projections.Index) (any, error) {
-		return projections.ScansOf(ix, p, from, to), nil
+	return s.overSpan(w, r, c, func(ix *projections.Index, p domain.PersonID, from, to time.Time) any {
+		return projections.ScansOf(ix, p, from, to)
 	})
 }
 
