@@ -309,11 +309,13 @@ func (k *CheckpointKind) UnmarshalText(b []byte) error {
 // parseEnum finds s among values by exact name. Case and spaces are not
 // forgiven: the names are a public contract and lines are compared by content.
 func parseEnum[T any](what, s string, values []T, name func(T) string) (T, error) {
-	names := make([]string, len(values))
-	for i, v := range values {
+	for _, v := range values {
 		if name(v) == s {
 			return v, nil
 		}
+	}
+	names := make([]string, len(values))
+	for i, v := range values {
 		names[i] = name(v)
 	}
 	var zero T

@@ -56,7 +56,11 @@ func DecodeFact(ref EventRef, typ string, occurredAt, recordedAt time.Time, payl
 	case EvCheckpointRegistered:
 		body, err = decodeBody[CheckpointRegistered](payload)
 	case EvScanRecorded:
-		body, err = decodeBody[ScanRecorded](payload)
+		if b, ok := decodeScan(payload); ok {
+			body = b
+		} else {
+			body, err = decodeBody[ScanRecorded](payload)
+		}
 	case EvContactReported:
 		body, err = decodeBody[ContactReported](payload)
 	case EvColourOverridden:
