@@ -77,6 +77,15 @@ type TypedReader interface {
 	ReadTyped(ctx context.Context, after, until int64, types []string) ([]Event, error)
 }
 
+// FoldReader is implemented by stores that can read the log for a fold
+// that does not check the hash chain (a projection's rebuild or catch-up):
+// only the fields a fold reads, so that the store sends and decodes less.
+type FoldReader interface {
+	// ReadFold is ReadAll with Position, ID, Type, SchemaVersion,
+	// OccurredAt, RecordedAt and Payload filled in, the other fields zero.
+	ReadFold(ctx context.Context, after int64, limit int) ([]Event, error)
+}
+
 // ErrClosed is returned by calls made after Close.
 var ErrClosed = domain.Errorf(domain.Unavailable, "the ledger is closed")
 

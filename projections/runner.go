@@ -55,7 +55,7 @@ func (r *Runner) CatchUp(ctx context.Context) error {
 		defer close(read)
 		after := r.Colours.Applied()
 		for {
-			evs, err := r.Store.ReadAll(ctx, after, 10000)
+			evs, err := readFold(ctx, r.Store, after, 10000)
 			if err != nil {
 				errc <- err
 				return
@@ -113,6 +113,15 @@ func (r *Runner) Deliver(ctx context.Context, e eventstore.Event) error {
 	return r.Colours.Apply(e)
 }
 
+// readFold reads a page of the log for the projection: only the fields it
+// folds, where the store can read those alone.
+func readFold(ctx context.Context, store eventstore.Store, after int64, limit int) ([]eventstore.Event, error) {
+	if fr, ok := store.(eventstore.FoldReader); ok {
+		return fr.ReadFold(ctx, after, limit)
+	}
+	return store.ReadAll(ctx, after, limit)
+}
+
 // readInto applies the events the store holds after the projection's last
 // one, up to position until. The caller makes sure that no one else applies
 // events to c meanwhile.
@@ -122,7 +131,7 @@ func readInto(ctx context.Context, store eventstore.Store, c *Colours, until int
 		if applied >= until {
 			return nil
 		}
-		evs, err := store.ReadAll(ctx, applied, int(min(10000, until-applied)))
+		evs, err := readFold(ctx, store, applied, int(min(10000, until-applied)))
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ func Run(t *testing.T, h Harness) {
 		{"Conditions", testConditions},
 		{"AppendEachStopsAtFirstFailure", testAppendEach},
 		{"ReadEventsByID", testReadEvents},
+		{"ReadFoldAgreesWithReadAll", testReadFold},
 		{"BadInputWritesNothing", testBadInput},
 		{"IdempotentReappend", testIdempotent},
 		{"RacingSameExpectedVersion", testRacingSameVersion},
@@ -447,6 +448,68 @@ func testReadEvents(t *testing.T, h Harness) {
 	}
 	if got, err := s.ReadEvents(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("no ids: %v %v", got, err)
+	}
+}
+
+// testReadFold: a fold's read gives, page by page, the fields of ReadAll's
+// events that it promises, and nothing else.
+func testReadFold(t *testing.T, h Harness) {
+	s, _ := open(t, h)
+	fr, ok := s.(eventstore.FoldReader)
+	if !ok {
+		t.Skipf("%T does not implement eventstore.FoldReader", s)
+	}
+	ctx := context.Background()
+	at := time.Date(2020, 2, 1, 8, 30, 15, 123456000, time.UTC)
+	for i := range 25 {
+		mustAppend(t, s, eventstore.StreamAppend{Stream: fmt.Sprintf("p-%d", i%4), Events: []eventstore.NewEvent{
+			{Type: fmt.Sprintf("T%d", i%3), SchemaVersion: 1 + i%2, OccurredAt: at.Add(time.Duration(i) * time.Hour),
+				Payload: payload(map[string]any{"n": i, "s": "深圳 \"gate\""}), Metadata: payload(map[string]int{"m": i}), Actor: "test"},
+			ev("E", i),
+		}})
+	}
+	want := readAll(t, s)
+	var got []eventstore.Event
+	var after int64
+	for {
+		page, err := fr.ReadFold(ctx, after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 7 {
+			t.Fatalf("a page of %d events, limit 7", len(page))
+		}
+		got = append(got, page...)
+		after = page[len(page)-1].Position
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d events, ReadAll %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Position != w.Position || g.ID != w.ID || g.Type != w.Type || g.SchemaVersion != w.SchemaVersion ||
+			!g.OccurredAt.Equal(w.OccurredAt) || !g.RecordedAt.Equal(w.RecordedAt) || !bytes.Equal(g.Payload, w.Payload) {
+			t.Fatalf("event %d read as %+v, ReadAll %+v", i, g, w)
+		}
+		if g.OccurredAt.Location() != time.UTC || g.RecordedAt.Location() != time.UTC {
+			t.Fatalf("event %d: times not in UTC: %v %v", i, g.OccurredAt, g.RecordedAt)
+		}
+		if g.Stream != "" || g.Metadata != nil || g.Hash != ([32]byte{}) || g.Actor != "" {
+			t.Fatalf("event %d: fields a fold does not read are filled: %+v", i, g)
+		}
+	}
+	if !want[2].OccurredAt.Equal(at.Add(time.Hour)) {
+		t.Fatalf("occurred_at %v, want %v", want[2].OccurredAt, at.Add(time.Hour))
+	}
+	all, err := fr.ReadFold(ctx, 10, -1)
+	if err != nil || len(all) != len(want)-10 || all[0].Position != 11 {
+		t.Fatalf("unlimited read after 10: %d events, %v", len(all), err)
+	}
+	if none, err := fr.ReadFold(ctx, 0, 0); err != nil || len(none) != 0 {
+		t.Fatalf("limit 0: %d events, %v", len(none), err)
 	}
 }
 
