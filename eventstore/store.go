@@ -48,8 +48,8 @@ type Store interface {
 	// events, 0 for a stream that has none.
 	StreamVersion(ctx context.Context, stream string) (int64, error)
 
-	// ReadAll returns up to limit events with Position > after, in position
-	// order. Positions are gapless and only committed events are returned,
+	// ReadAll returns up to limit events (limit < 0: all) with Position >
+	// after, in position order. Positions are gapless and only committed events are returned,
 	// so a reader never sees position p+1 before p.
 	ReadAll(ctx context.Context, after int64, limit int) ([]Event, error)
 

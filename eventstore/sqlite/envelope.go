@@ -75,3 +75,30 @@ func decodeEnv(b []byte, e *eventstore.Event) error {
 	}
 	return nil
 }
+
+// decodeEnvTimes reads the start of an envelope: the stream and schema
+// versions and the two times, which are all a fold's read wants of it.
+func decodeEnvTimes(b []byte, e *eventstore.Event) error {
+	if len(b) == 0 || b[0] != envVersion {
+		return errEnv
+	}
+	b = b[1:]
+	for _, dst := range []*int64{&e.StreamVersion, nil} {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errEnv
+		}
+		b = b[n:]
+		if dst != nil {
+			*dst = int64(v)
+		} else {
+			e.SchemaVersion = int(v)
+		}
+	}
+	if len(b) < 16 {
+		return errEnv
+	}
+	e.OccurredAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b))).UTC()
+	e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b[8:]))).UTC()
+	return nil
+}

@@ -128,7 +128,7 @@ type Store struct {
 	// reads are the readers' statements, prepared once: parsing SQL is a
 	// fifth of a busy server's CPU otherwise.
 	reads struct {
-		stream, event, last, hashAt, all, head, typed *sql.Stmt
+		stream, event, last, hashAt, all, head, typed, fold *sql.Stmt
 	}
 	overlay *overlay // nil when read-only
 	// writes are the writer's statements of small batches (see
@@ -375,6 +375,7 @@ func (s *Store) prepareReads(ctx context.Context) error {
 		{&s.reads.hashAt, `SELECT hash FROM events WHERE position = ?`},
 		{&s.reads.all, `SELECT ` + rowColumns + ` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`},
 		{&s.reads.head, headSQL},
+		{&s.reads.fold, `SELECT e.position, e.id, e.type, e.payload, e.env FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`},
 		{&s.reads.typed, `SELECT ` + eventColumns + ` FROM events e WHERE e.position > ? AND e.position <= ? AND e.type IN (SELECT value FROM json_each(?)) ORDER BY e.position`},
 	} {
 		var err error
@@ -536,11 +537,65 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	if err != nil {
 		return nil, fmt.Errorf("read from %d: %w", after, err)
 	}
-	evs, err := scanRun(rows, prev, min(limit, 1<<16))
+	evs, err := scanRun(rows, prev, expectRows(limit))
 	if err != nil {
 		return nil, err
 	}
 	return evs, nil
+}
+
+// expectRows is the room a read of up to limit rows (none: limit < 0)
+// allocates before reading them.
+func expectRows(limit int) int {
+	if limit < 0 {
+		return 1 << 10
+	}
+	return min(limit, 1<<16)
+}
+
+// ReadFold implements eventstore.FoldReader: it leaves out the stream and
+// the hash, decodes of the envelope only its version and times, and the
+// payloads of a page share one allocation.
+func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
+	rows, err := s.reads.fold.QueryContext(ctx, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read from %d: %w", after, err)
+	}
+	defer rows.Close()
+	out := make([]eventstore.Event, 0, expectRows(limit))
+	types := map[string]string{}
+	var payloads []byte
+	for rows.Next() {
+		var e eventstore.Event
+		var id, typ, payload, env sql.RawBytes
+		if err := rows.Scan(&e.Position, &id, &typ, &payload, &env); err != nil {
+			return nil, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
+		}
+		if len(id) != 16 {
+			return nil, &eventstore.CorruptError{Position: e.Position, Reason: "the id is not 16 bytes"}
+		}
+		if err := decodeEnvTimes(env, &e); err != nil {
+			return nil, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
+		}
+		e.ID = uuid.UUID(id)
+		t, ok := types[string(typ)]
+		if !ok {
+			t = string(typ)
+			types[t] = t
+		}
+		e.Type = t
+		if cap(payloads)-len(payloads) < len(payload) {
+			payloads = make([]byte, 0, max(1<<20, len(payload)))
+		}
+		n := len(payloads)
+		payloads = append(payloads, payload...)
+		e.Payload = payloads[n:len(payloads):len(payloads)]
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
 }
 
 // ReadTyped implements eventstore.TypedReader: SQLite skips the other

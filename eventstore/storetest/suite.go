@@ -508,6 +508,9 @@ func testReadFold(t *testing.T, h Harness) {
 	if err != nil || len(all) != len(want)-10 || all[0].Position != 11 {
 		t.Fatalf("unlimited read after 10: %d events, %v", len(all), err)
 	}
+	if all, err := s.ReadAll(ctx, 10, -1); err != nil || len(all) != len(want)-10 {
+		t.Fatalf("unlimited ReadAll after 10: %d events, %v", len(all), err)
+	}
 	if none, err := fr.ReadFold(ctx, 0, 0); err != nil || len(none) != 0 {
 		t.Fatalf("limit 0: %d events, %v", len(none), err)
 	}
