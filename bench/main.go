@@ -273,6 +273,9 @@ func (b *bench) run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if err := b.writeAppendResults(); err != nil {
+		return err
+	}
 	if cfg.only["e"] {
 		if err := b.runImports(ctx); err != nil {
 			return err
@@ -302,6 +305,13 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		log.Printf("wrote the HTTP section of %s", cfg.out)
 	}
+	return nil
+}
+
+// writeAppendResults writes the section of (a) to (d), as soon as they
+// have run, so that a long run stopped later keeps them.
+func (b *bench) writeAppendResults() error {
+	cfg := b.cfg
 	if !cfg.only["a"] && !cfg.only["b"] && !cfg.only["c"] && !cfg.only["d"] {
 		return nil
 	}
