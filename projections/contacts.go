@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"iter"
 	"math"
 	"slices"
 	"sync"
@@ -208,13 +207,16 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 			}
 			mine := f.OccurredAt.UnixNano()
 			place := c.places[s.CheckpointID]
+			// The window at this scan serves every visit at or before it.
+			params, _ := ix.policies.At(f.OccurredAt)
+			window := int64(params.ContactWindowFor(place.Kind))
 			for _, v := range ix.around(s.CheckpointID, f.OccurredAt) {
-				if later, ok := c.meets(mine, v, b, place); ok && v.person != n {
+				if later, ok := c.meets(mine, window, v, b, place); ok && v.person != n {
 					fn(meeting{other: v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 				}
 			}
 			for _, v := range ix.foreignAround(s.CheckpointID, f.OccurredAt) {
-				if later, ok := c.meets(mine, v, b, place); ok {
+				if later, ok := c.meets(mine, window, v, b, place); ok {
 					fn(meeting{other: -1 - v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
 				}
 			}
@@ -241,15 +243,19 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 // meets tells whether the visit v at place meets a scan there at mine
 // (unix nanoseconds): v is not retracted, the later of the two is in b,
 // and they are at most the contact window apart (the policy in force at
-// the later, for the place's kind). It returns the later.
-func (c *Contacts) meets(mine int64, v visit, b bounds, place *Place) (int64, bool) {
+// the later, for the place's kind; window is the one in force at mine).
+// It returns the later.
+func (c *Contacts) meets(mine, window int64, v visit, b bounds, place *Place) (int64, bool) {
 	later := max(mine, v.at)
 	if !b.has(later) || len(c.retracted) > 0 && c.retracted[v.ref.ID] {
 		return 0, false
 	}
-	params, _ := c.ix.policies.At(time.Unix(0, later))
+	if later != mine {
+		params, _ := c.ix.policies.At(time.Unix(0, later))
+		window = int64(params.ContactWindowFor(place.Kind))
+	}
 	gap := mine - v.at
-	return later, max(gap, -gap) <= int64(params.ContactWindowFor(place.Kind))
+	return later, max(gap, -gap) <= window
 }
 
 // Shared empty lists: an exposure nobody was infectious in says so with
@@ -259,20 +265,40 @@ var (
 	nothing = []Caused{}
 )
 
-// exposures writes out the meetings of person n, whose id is p. The
-// exposures share their backing arrays (event references, gaps), and the
-// judgement is asked only about persons who may be index cases at all:
-// a person's contacts run to hundreds in a fortnight.
-func (c *Contacts) exposures(p domain.PersonID, n int32, ms iter.Seq[meeting], count int) []Exposure {
+// coPresence is what a co-presence exposure points to besides the index:
+// its two scans, the other's scan time and the gap. A query allocates one
+// array of them; an exposure's Events is the whole of its events array
+// (capacity 2), so appending to it copies rather than overwriting a
+// neighbour's.
+type coPresence struct {
+	events  [2]domain.EventRef
+	otherAt time.Time
+	gap     Span
+}
+
+// reportedSpan is what a reported contact's exposure points to: its start,
+// end and duration. A query allocates one array of them.
+type reportedSpan struct {
+	start, end time.Time
+	duration   Span
+}
+
+// exposures writes out the meetings ms of person n, whose id is p, in the
+// order of keys; copresent of them are co-presences. The exposures share
+// their backing arrays (event references, times, gaps, places), and the
+// judgement is asked only about persons who may be index cases at all: a
+// person's contacts run to hundreds in a fortnight.
+func (c *Contacts) exposures(p domain.PersonID, n int32, ms []meeting, keys []meetingKey, copresent int) []Exposure {
 	ix := c.ix
-	out := make([]Exposure, count)
-	refs := make([]domain.EventRef, 0, 2*count)
-	gaps := make([]Span, 0, count)
-	times := make([]time.Time, 0, count)
+	out := make([]Exposure, len(keys))
+	cps := make([]coPresence, copresent)
+	var spans []reportedSpan
+	if copresent < len(keys) {
+		spans = make([]reportedSpan, len(keys)-copresent)
+	}
 	pMayBeCase := ix.mayBeCase(n)
-	i := -1
-	for m := range ms {
-		i++
+	for i, k := range keys {
+		m := &ms[k.i]
 		e := &out[i]
 		var other domain.PersonID
 		otherMayBeCase := false
@@ -282,50 +308,57 @@ func (c *Contacts) exposures(p domain.PersonID, n int32, ms iter.Seq[meeting], c
 			other, otherMayBeCase = ix.ids[m.other], ix.mayBeCase(m.other)
 		}
 		e.Person, e.Other, e.At, e.Infectious, e.Yellow = p, other, time.Unix(0, m.at).UTC(), nobody, nothing
-		caused := func(exposed, index domain.PersonID, refs ...domain.EventRef) {
-			if iv, ok := c.j.CausedBy(exposed, index, refs...); ok {
-				e.Yellow = append(e.Yellow, Caused{Person: exposed, Rule: iv.Rule, From: iv.From, Until: iv.Until})
-			}
-		}
 		if m.episode == nil {
 			mine := &ix.facts[m.mine]
 			gap := mine.OccurredAt.UnixNano() - m.theirsAt
-			gaps = append(gaps, Span(max(gap, -gap)))
-			refs = append(refs, mine.Ref, m.theirs)
-			times = append(times, time.Unix(0, m.theirsAt).UTC())
-			e.Source, e.Place, e.Gap = SourceCheckpoint, m.place, &gaps[len(gaps)-1]
-			e.PersonAt, e.OtherAt = &mine.OccurredAt, &times[len(times)-1]
-			e.Events = refs[len(refs)-2 : len(refs) : len(refs)]
+			cp := &cps[0]
+			cps = cps[1:]
+			cp.events = [2]domain.EventRef{mine.Ref, m.theirs}
+			cp.otherAt = time.Unix(0, m.theirsAt).UTC()
+			cp.gap = Span(max(gap, -gap))
+			e.Source, e.Place, e.Gap = SourceCheckpoint, m.place, &cp.gap
+			e.PersonAt, e.OtherAt = &mine.OccurredAt, &cp.otherAt
+			e.Events = cp.events[:]
 			if pMayBeCase && c.j.InfectiousAt(p, mine.OccurredAt) {
 				e.Infectious = append(e.Infectious, p)
 				if e.Foreign == nil {
-					caused(other, p, mine.Ref, m.theirs)
+					c.caused(e, other, p, mine.Ref, m.theirs)
 				}
 			}
-			if otherMayBeCase && c.j.InfectiousAt(other, *e.OtherAt) {
+			if otherMayBeCase && c.j.InfectiousAt(other, cp.otherAt) {
 				e.Infectious = append(e.Infectious, other)
-				caused(p, other, m.theirs, mine.Ref)
+				c.caused(e, p, other, m.theirs, mine.Ref)
 			}
 			continue
 		}
 		ep := m.episode
+		sp := &spans[0]
+		spans = spans[1:]
 		e.Source, e.Events = ep.Contact.Source.String(), ep.Events
-		start := ep.Contact.Start
-		e.Start = &start
+		sp.start = ep.Contact.Start
+		e.Start = &sp.start
 		if !ep.Contact.End.IsZero() {
-			end, d := ep.Contact.End, Span(ep.Duration())
-			e.End, e.Duration = &end, &d
+			sp.end, sp.duration = ep.Contact.End, Span(ep.Duration())
+			e.End, e.Duration = &sp.end, &sp.duration
 		}
-		if pMayBeCase && c.j.InfectiousAt(p, start) {
+		if pMayBeCase && c.j.InfectiousAt(p, sp.start) {
 			e.Infectious = append(e.Infectious, p)
-			caused(other, p, ep.Events[0])
+			c.caused(e, other, p, ep.Events[0])
 		}
-		if otherMayBeCase && c.j.InfectiousAt(other, start) {
+		if otherMayBeCase && c.j.InfectiousAt(other, sp.start) {
 			e.Infectious = append(e.Infectious, other)
-			caused(p, other, ep.Events[0])
+			c.caused(e, p, other, ep.Events[0])
 		}
 	}
 	return out
+}
+
+// caused adds to e's Yellow the interval of exposed that index caused
+// through refs, if the policy made one.
+func (c *Contacts) caused(e *Exposure, exposed, index domain.PersonID, refs ...domain.EventRef) {
+	if iv, ok := c.j.CausedBy(exposed, index, refs...); ok {
+		e.Yellow = append(e.Yellow, Caused{Person: exposed, Rule: iv.Rule, From: iv.From, Until: iv.Until})
+	}
 }
 
 // Knows tells whether any fact of the ledger names p.
@@ -341,16 +374,21 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 	if !ok {
 		return []Exposure{}
 	}
-	buf := meetings.Get().(*[]meeting)
+	buf := meetings.Get().(*meetingBuffer)
 	defer meetings.Put(buf)
-	ms := (*buf)[:0]
+	ms := buf.ms[:0]
 	c.meet(n, newBounds(from, to), func(m meeting) { ms = append(ms, m) })
-	*buf = ms
+	buf.ms = ms
 	// Sort small keys, not the meetings: a person meets hundreds.
-	keys := make([]meetingKey, len(ms))
+	keys := slices.Grow(buf.keys[:0], len(ms))
+	copresent := 0
 	for i, m := range ms {
-		keys[i] = meetingKey{at: m.at, other: m.other, i: int32(i)}
+		keys = append(keys, meetingKey{at: m.at, other: m.other, i: int32(i)})
+		if m.episode == nil {
+			copresent++
+		}
 	}
+	buf.keys = keys
 	slices.SortFunc(keys, func(a, b meetingKey) int {
 		if a.at != b.at {
 			return cmp.Compare(a.at, b.at)
@@ -361,13 +399,7 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 		x, y := &ms[a.i], &ms[b.i]
 		return cmp.Or(cmp.Compare(x.mine, y.mine), cmp.Compare(x.theirs.Position, y.theirs.Position), episodeOrder(x.episode, y.episode))
 	})
-	return c.exposures(p, n, func(yield func(meeting) bool) {
-		for _, k := range keys {
-			if !yield(ms[k.i]) {
-				return
-			}
-		}
-	}, len(ms))
+	return c.exposures(p, n, ms, keys, copresent)
 }
 
 // compareMet orders the ones met by their ids, persons before holders of
@@ -391,8 +423,14 @@ type meetingKey struct {
 	i     int32
 }
 
+// meetingBuffer holds Of's meetings and their sort keys.
+type meetingBuffer struct {
+	ms   []meeting
+	keys []meetingKey
+}
+
 // meetings are buffers for Of's meetings, reused between queries.
-var meetings = sync.Pool{New: func() any { return new([]meeting) }}
+var meetings = sync.Pool{New: func() any { return new(meetingBuffer) }}
 
 // Chain is the contact graph around a person along time-respecting paths:
 // downstream, each onward exposure happens at or after the exposure that

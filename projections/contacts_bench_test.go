@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,6 +73,23 @@ func BenchmarkContactsOfCity(b *testing.B) {
 		exposures += len(cs.Of(persons[(i*7919)%len(persons)], time.Time{}, time.Time{}))
 	}
 	b.ReportMetric(float64(exposures)/float64(b.N), "exposures/op")
+}
+
+// BenchmarkContactsOfCityLatency asks as BenchmarkContactsOfCity does and
+// also reports the median and the 99th percentile of the single queries.
+func BenchmarkContactsOfCityLatency(b *testing.B) {
+	cs, persons := scannedTown(b, 100000, 2000)
+	took := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		cs.Of(persons[(i*7919)%len(persons)], time.Time{}, time.Time{})
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2]), "p50-ns")
+	b.ReportMetric(float64(took[len(took)*99/100]), "p99-ns")
 }
 
 func BenchmarkChainOfDepth3(b *testing.B) {
