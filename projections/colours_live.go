@@ -304,9 +304,11 @@ func (c *Colours) Flush(now time.Time, decide bool) ([]*Row, []domain.ColourAssi
 	if c.everyone {
 		j := c.ix.JudgeAll()
 		// Everyone any fact names has a row, as in the incremental case.
-		persons := make([]domain.PersonID, 0, len(c.ix.byPerson)+len(c.recorded))
-		for p := range c.ix.byPerson {
-			persons = append(persons, p)
+		persons := make([]domain.PersonID, 0, len(c.ix.ids)+len(c.recorded))
+		for n, p := range c.ix.ids {
+			if len(c.ix.factsOf[n]) > 0 {
+				persons = append(persons, p)
+			}
 		}
 		for p := range c.recorded {
 			persons = append(persons, p)

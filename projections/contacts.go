@@ -195,7 +195,7 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 	ix := c.ix
 	p := ix.ids[n]
 	var reported []domain.Fact
-	for _, i := range ix.byPerson[p] {
+	for _, i := range ix.factsNaming(p) {
 		f := &ix.facts[i]
 		if len(c.retracted) > 0 && c.retracted[f.Ref.ID] {
 			continue
@@ -594,7 +594,7 @@ func (c *Contacts) Clusters(from, to time.Time) []Cluster {
 		if !ix.mayBeCase(int32(n)) {
 			continue
 		}
-		for _, i := range ix.byPerson[p] {
+		for _, i := range ix.factsNaming(p) {
 			f := &ix.facts[i]
 			s, ok := f.Body.(domain.ScanRecorded)
 			if !ok || !s.Admitted || s.Subject.Kind != domain.SubjectPerson || !b.has(f.OccurredAt.UnixNano()) ||

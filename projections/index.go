@@ -21,8 +21,8 @@ import (
 type Index struct {
 	loc         *time.Location
 	facts       []domain.Fact
-	global      []int32 // policies, key areas, retractions
-	byPerson    map[domain.PersonID][]int32
+	global      []int32   // policies, key areas, retractions
+	factsOf     [][]int32 // by person number: the facts that name them
 	checkpoints map[domain.CheckpointID][]int32
 	visits      map[domain.CheckpointID]*visits
 	// Holders of other regions' codes take part in co-presence (contact
@@ -99,7 +99,7 @@ func (f Foreign) Compare(g Foreign) int {
 // NewIndex returns an empty index whose day boundaries fall in loc.
 func NewIndex(loc *time.Location) *Index {
 	ps := domain.NewPolicies()
-	return &Index{loc: loc, byPerson: map[domain.PersonID][]int32{}, visits: map[domain.CheckpointID]*visits{},
+	return &Index{loc: loc, visits: map[domain.CheckpointID]*visits{},
 		foreignNumbers: map[Foreign]int32{}, foreignVisits: map[domain.CheckpointID]*visits{}, caseVisits: map[domain.CheckpointID]*visits{},
 		checkpoints: map[domain.CheckpointID][]int32{}, numbers: map[domain.PersonID]int32{},
 		policies: ps, widest: ps.WidestWindow(), feverFloor: ps.FeverFloor()}
@@ -149,9 +149,14 @@ func (ix *Index) Add(f domain.Fact) {
 		return
 	}
 	ix.facts = append(ix.facts, f)
-	for _, p := range persons {
-		ix.byPerson[p] = append(ix.byPerson[p], i)
-		ix.number(p)
+	for k, p := range persons {
+		var n int32
+		if k == 0 && scan != nil {
+			n = scan.person
+		} else {
+			n = ix.number(p)
+		}
+		ix.factsOf[n] = append(ix.factsOf[n], i)
 	}
 	ix.classify(i)
 	if scan != nil && wasCase {
@@ -209,7 +214,7 @@ func (ix *Index) classify(i int32) {
 // addCaseVisits adds every admitted scan of person n to the case visits.
 func (ix *Index) addCaseVisits(n int32) {
 	p := ix.ids[n]
-	for _, k := range ix.byPerson[p] {
+	for _, k := range ix.factsOf[n] {
 		f := &ix.facts[k]
 		if b, ok := f.Body.(domain.ScanRecorded); ok && b.Admitted && b.Subject.Kind == domain.SubjectPerson && b.Subject.PersonID == p {
 			addVisit(ix.caseVisits, b.CheckpointID, visit{at: f.OccurredAt.UnixNano(), person: n, fact: k, ref: f.Ref})
@@ -252,12 +257,21 @@ func (ix *Index) number(p domain.PersonID) int32 {
 		n = int32(len(ix.ids))
 		ix.numbers[p] = n
 		ix.ids = append(ix.ids, p)
+		ix.factsOf = append(ix.factsOf, nil)
 		ix.red = append(ix.red, nil)
 		if int(n/64) >= len(ix.cases) {
 			ix.cases = append(ix.cases, 0)
 		}
 	}
 	return n
+}
+
+// factsNaming returns the facts that name p, in ledger order.
+func (ix *Index) factsNaming(p domain.PersonID) []int32 {
+	if n, ok := ix.numbers[p]; ok {
+		return ix.factsOf[n]
+	}
+	return nil
 }
 
 // foreignNumber returns the number of a foreign code's holder, giving them
@@ -326,7 +340,7 @@ func (ix *Index) Neighbours(p domain.PersonID, windows []domain.Interval) []doma
 			out = append(out, q)
 		}
 	}
-	for _, i := range ix.byPerson[p] {
+	for _, i := range ix.factsNaming(p) {
 		f := ix.facts[i]
 		switch b := f.Body.(type) {
 		case domain.ScanRecorded:
@@ -390,7 +404,7 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 		take(i)
 	}
 	for _, p := range persons {
-		for _, i := range ix.byPerson[p] {
+		for _, i := range ix.factsNaming(p) {
 			f := ix.facts[i]
 			if f.Ref.Position > until {
 				continue

@@ -76,7 +76,7 @@ func ScansOf(ix *Index, p domain.PersonID, from, to time.Time) []Scan {
 	}
 	b := newBounds(from, to)
 	out := []Scan{}
-	for _, i := range ix.byPerson[p] {
+	for _, i := range ix.factsNaming(p) {
 		f := &ix.facts[i]
 		s, ok := f.Body.(domain.ScanRecorded)
 		if !ok || !b.has(f.OccurredAt.UnixNano()) {
