@@ -447,12 +447,17 @@ func (ix *Index) Judge(persons []domain.PersonID, until int64) *domain.Judgement
 }
 
 // VisitBytes returns the memory the co-presence index holds (its slices'
-// capacity and the map's entries) and the number of admitted scans in it.
+// capacity and the map's entries, the case visits' copies included) and
+// the number of admitted scans in it (each once).
 func (ix *Index) VisitBytes() (bytes, scans int64) {
 	const visitSize, entrySize = int64(unsafe.Sizeof(visit{})), int64(unsafe.Sizeof(domain.CheckpointID{}) + 8 + unsafe.Sizeof(visits{}))
 	for _, m := range []map[domain.CheckpointID]*visits{ix.visits, ix.foreignVisits, ix.caseVisits} {
 		for _, v := range m {
 			bytes += int64(cap(v.list))*visitSize + entrySize
+		}
+	}
+	for _, m := range []map[domain.CheckpointID]*visits{ix.visits, ix.foreignVisits} {
+		for _, v := range m {
 			scans += int64(len(v.list))
 		}
 	}
