@@ -139,3 +139,19 @@ func IsConflict(err error) bool {
 	var c *ConflictError
 	return errors.As(err, &c)
 }
+
+// PayloadSlab hands out copies of a read's payloads from shared arrays:
+// the first holds 4 KiB, each next one twice the last, up to 1 MiB, so a
+// read of a few events allocates little and a read of a page few times.
+type PayloadSlab struct{ buf []byte }
+
+// Copy returns a copy of b, capped so that appending to it copies again.
+func (s *PayloadSlab) Copy(b []byte) []byte {
+	if cap(s.buf)-len(s.buf) < len(b) {
+		size := min(max(2*cap(s.buf), 4<<10), 1<<20)
+		s.buf = make([]byte, 0, max(size, len(b)))
+	}
+	n := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return s.buf[n:len(s.buf):len(s.buf)]
+}

@@ -16,8 +16,8 @@ const foldColumns = `position, id, type, schema_version, occurred_at, recorded_a
 
 // ReadFold implements eventstore.FoldReader. It reads seven of the fifteen
 // columns and takes their bytes as the server sends them, in binary where
-// the type has a binary form, without pgx's scan plans; the payloads of a
-// page share one allocation.
+// the type has a binary form, without pgx's scan plans; the payloads
+// share a few arrays (eventstore.PayloadSlab).
 func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
@@ -60,7 +60,7 @@ func scanFold(rows pgx.Rows, err error, expect int) ([]eventstore.Event, error) 
 	}
 	out := make([]eventstore.Event, 0, expect)
 	types := map[string]string{}
-	var payloads []byte
+	var payloads eventstore.PayloadSlab
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != 7 || len(v[0]) != 8 {
@@ -80,12 +80,7 @@ func scanFold(rows pgx.Rows, err error, expect int) ([]eventstore.Event, error) 
 		e.SchemaVersion = int(int32(binary.BigEndian.Uint32(v[3])))
 		e.OccurredAt = pgTime(v[4])
 		e.RecordedAt = pgTime(v[5])
-		if cap(payloads)-len(payloads) < len(v[6]) {
-			payloads = make([]byte, 0, max(1<<20, len(v[6])))
-		}
-		n := len(payloads)
-		payloads = append(payloads, v[6]...)
-		e.Payload = payloads[n:len(payloads):len(payloads)]
+		e.Payload = payloads.Copy(v[6])
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

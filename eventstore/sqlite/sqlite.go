@@ -555,7 +555,7 @@ func expectRows(limit int) int {
 
 // ReadFold implements eventstore.FoldReader: it leaves out the stream and
 // the hash, decodes of the envelope only its version and times, and the
-// payloads of a page share one allocation.
+// payloads share a few arrays (eventstore.PayloadSlab).
 func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventstore.Event, error) {
 	rows, err := s.reads.fold.QueryContext(ctx, after, limit)
 	if err != nil {
@@ -564,7 +564,7 @@ func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventst
 	defer rows.Close()
 	out := make([]eventstore.Event, 0, expectRows(limit))
 	types := map[string]string{}
-	var payloads []byte
+	var payloads eventstore.PayloadSlab
 	for rows.Next() {
 		var e eventstore.Event
 		var id, typ, payload, env sql.RawBytes
@@ -584,12 +584,7 @@ func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventst
 			types[t] = t
 		}
 		e.Type = t
-		if cap(payloads)-len(payloads) < len(payload) {
-			payloads = make([]byte, 0, max(1<<20, len(payload)))
-		}
-		n := len(payloads)
-		payloads = append(payloads, payload...)
-		e.Payload = payloads[n:len(payloads):len(payloads)]
+		e.Payload = payloads.Copy(payload)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
