@@ -25,14 +25,7 @@ func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventst
 	if limit == 0 {
 		return nil, nil
 	}
-	var lim *int
-	if limit > 0 {
-		lim = &limit
-	}
-	expect := min(max(s.known.Load()-after, 0), maxExpect)
-	if limit > 0 {
-		expect = min(expect, int64(limit))
-	}
+	lim, expect := s.page(after, limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+foldColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, lim)
 	evs, err := scanFold(rows, err, int(expect))
 	if err != nil {

@@ -215,6 +215,23 @@ func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, 
 	return evs[0], true, nil
 }
 
+// page returns a read's LIMIT (nil: none) and the rows to make room for.
+// Positions are gapless, so the head this process knows of bounds the rows
+// to expect: a tailing subscriber's read does not allocate a page. The cap
+// keeps a huge limit, or a head altered in the database, from reserving
+// more than a large page up front.
+func (s *Store) page(after int64, limit int) (*int, int64) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	expect := min(max(s.known.Load()-after, 0), maxExpect)
+	if limit > 0 {
+		expect = min(expect, int64(limit))
+	}
+	return lim, expect
+}
+
 // ReadTyped implements eventstore.TypedReader.
 func (s *Store) ReadTyped(ctx context.Context, after, until int64, types []string) ([]eventstore.Event, error) {
 	if s.closed.Load() {
@@ -271,18 +288,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	if limit == 0 {
 		return nil, nil
 	}
-	var lim *int
-	if limit > 0 {
-		lim = &limit
-	}
-	// Positions are gapless, so the head this process knows of bounds the
-	// rows to expect: a tailing subscriber's read does not allocate a page.
-	// The cap keeps a huge limit, or a head altered in the database, from
-	// reserving more than a large page up front.
-	expect := min(max(s.known.Load()-after, 0), maxExpect)
-	if limit > 0 {
-		expect = min(expect, int64(limit))
-	}
+	lim, expect := s.page(after, limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE position > $1 ORDER BY position LIMIT $2`, after, lim)
 	evs, err := scanEvents(rows, err, int(expect))
