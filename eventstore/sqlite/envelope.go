@@ -40,10 +40,10 @@ func encodeEnv(dst []byte, e *eventstore.Event) []byte {
 var errEnv = errors.New("the envelope column is malformed")
 
 func decodeEnv(b []byte, e *eventstore.Event) error {
-	if len(b) == 0 || b[0] != envVersion {
-		return errEnv
+	b, err := decodeEnvTimes(b, e)
+	if err != nil {
+		return err
 	}
-	b = b[1:]
 	uv := func() uint64 {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
@@ -62,10 +62,6 @@ func decodeEnv(b []byte, e *eventstore.Event) error {
 		b = b[n:]
 		return out
 	}
-	e.StreamVersion = int64(uv())
-	e.SchemaVersion = int(uv())
-	e.OccurredAt = time.UnixMicro(int64(binary.BigEndian.Uint64(fixed(8)))).UTC()
-	e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(fixed(8)))).UTC()
 	e.Actor = string(fixed(int(uv())))
 	e.CausationID = uuid.UUID(fixed(16))
 	e.CorrelationID = uuid.UUID(fixed(16))
@@ -77,28 +73,25 @@ func decodeEnv(b []byte, e *eventstore.Event) error {
 }
 
 // decodeEnvTimes reads the start of an envelope: the stream and schema
-// versions and the two times, which are all a fold's read wants of it.
-func decodeEnvTimes(b []byte, e *eventstore.Event) error {
+// versions and the two times, which are all a fold's read wants of it. It
+// returns the rest.
+func decodeEnvTimes(b []byte, e *eventstore.Event) ([]byte, error) {
 	if len(b) == 0 || b[0] != envVersion {
-		return errEnv
+		return nil, errEnv
 	}
 	b = b[1:]
-	for _, dst := range []*int64{&e.StreamVersion, nil} {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return errEnv
-		}
-		b = b[n:]
-		if dst != nil {
-			*dst = int64(v)
-		} else {
-			e.SchemaVersion = int(v)
-		}
+	version, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, errEnv
 	}
-	if len(b) < 16 {
-		return errEnv
+	b = b[n:]
+	schema, n := binary.Uvarint(b)
+	if n <= 0 || len(b[n:]) < 16 {
+		return nil, errEnv
 	}
+	b = b[n:]
+	e.StreamVersion, e.SchemaVersion = int64(version), int(schema)
 	e.OccurredAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b))).UTC()
 	e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b[8:]))).UTC()
-	return nil
+	return b[16:], nil
 }

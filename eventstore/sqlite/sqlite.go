@@ -574,7 +574,7 @@ func (s *Store) ReadFold(ctx context.Context, after int64, limit int) ([]eventst
 		if len(id) != 16 {
 			return nil, &eventstore.CorruptError{Position: e.Position, Reason: "the id is not 16 bytes"}
 		}
-		if err := decodeEnvTimes(env, &e); err != nil {
+		if _, err := decodeEnvTimes(env, &e); err != nil {
 			return nil, &eventstore.CorruptError{Position: e.Position, Reason: err.Error()}
 		}
 		e.ID = uuid.UUID(id)
