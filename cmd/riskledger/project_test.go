@@ -98,9 +98,17 @@ func TestProjectAuditAndRebuild(t *testing.T) {
 		}()
 		model := readModelOf(t, l)
 		deadline := time.Now().Add(2 * time.Minute)
+		// At the head and staying there for a second: the worker records its
+		// decisions after a settle reaches the head, and then applies them.
+		still := 0
 		for {
 			pos, _ := model.Checkpoint(context.Background())
 			if pos > 0 && pos == ledgerHead(t, l) {
+				still++
+			} else {
+				still = 0
+			}
+			if still == 10 {
 				break
 			}
 			select {
