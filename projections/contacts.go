@@ -2,6 +2,7 @@ package projections
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -191,37 +192,80 @@ func (b bounds) has(t int64) bool { return t >= b.from && t < b.to }
 // meet calls fn for each exposure of person n whose At is within b: the
 // co-presences at each of n's admitted scans, then n's reported contacts
 // merged into episodes.
+//
+// A city's index is larger than the processor's caches, and a query's time
+// goes to memory: the person's facts lie far apart, and so do the steps of
+// a search through a checkpoint's scans. meet therefore works in passes
+// whose loads do not wait on one another: it reads all of the person's
+// facts first, then runs the searches around all of their scans in step
+// (each round makes one probe of every search), then walks the windows
+// found.
 func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 	ix := c.ix
 	p := ix.ids[n]
+	buf := scanBuffers.Get().(*scanBuffer)
+	defer scanBuffers.Put(buf)
+	mine := buf.scans[:0]
 	var reported []domain.Fact
-	for _, i := range ix.factsNaming(p) {
+	for _, i := range ix.factsOf[n] {
 		f := &ix.facts[i]
 		if len(c.retracted) > 0 && c.retracted[f.Ref.ID] {
 			continue
 		}
 		switch s := f.Body.(type) {
 		case domain.ScanRecorded:
-			if !s.Admitted || s.Subject.Kind != domain.SubjectPerson {
-				continue
-			}
-			mine := f.OccurredAt.UnixNano()
-			place := c.places[s.CheckpointID]
-			// The window at this scan serves every visit at or before it.
-			params, _ := ix.policies.At(f.OccurredAt)
-			window := int64(params.ContactWindowFor(place.Kind))
-			for _, v := range ix.around(s.CheckpointID, f.OccurredAt) {
-				if later, ok := c.meets(mine, window, v, b, place); ok && v.person != n {
-					fn(meeting{other: v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
-				}
-			}
-			for _, v := range ix.foreignAround(s.CheckpointID, f.OccurredAt) {
-				if later, ok := c.meets(mine, window, v, b, place); ok {
-					fn(meeting{other: -1 - v.person, at: later, mine: i, theirsAt: v.at, theirs: v.ref, place: place})
-				}
+			if s.Admitted && s.Subject.Kind == domain.SubjectPerson {
+				mine = append(mine, myScan{fact: i, at: f.OccurredAt.UnixNano(), cp: s.CheckpointID})
 			}
 		case domain.ContactReported:
 			reported = append(reported, *f)
+		}
+	}
+	buf.scans = mine
+	widest := int64(ix.widest)
+	for k := range mine {
+		s := &mine[k]
+		s.place = c.places[s.cp]
+		// The window at this scan serves every visit at or before it.
+		params, _ := ix.policies.At(time.Unix(0, s.at))
+		s.window = int64(params.ContactWindowFor(s.place.Kind))
+		s.list = ix.sortedVisits(ix.visits, s.cp)
+		s.lo, s.n = 0, len(s.list)
+	}
+	// The searches, in step: s.lo ends at the first visit no earlier than
+	// the widest window before the scan.
+	for active := true; active; {
+		active = false
+		for k := range mine {
+			s := &mine[k]
+			if s.n <= 1 {
+				continue
+			}
+			half := s.n / 2
+			if s.list[s.lo+half].at < s.at-widest {
+				s.lo += half
+			}
+			s.n -= half
+			active = true
+		}
+	}
+	for k := range mine {
+		s := &mine[k]
+		if s.n == 1 && s.list[s.lo].at < s.at-widest {
+			s.lo++
+		}
+		for _, v := range s.list[s.lo:] {
+			if v.at > s.at+widest {
+				break
+			}
+			if later, ok := c.meets(s.at, s.window, v, b, s.place); ok && v.person != n {
+				fn(meeting{other: v.person, at: later, mine: s.fact, theirsAt: v.at, theirs: v.ref, place: s.place})
+			}
+		}
+		for _, v := range ix.foreignAround(s.cp, time.Unix(0, s.at)) {
+			if later, ok := c.meets(s.at, s.window, v, b, s.place); ok {
+				fn(meeting{other: -1 - v.person, at: later, mine: s.fact, theirsAt: v.at, theirs: v.ref, place: s.place})
+			}
 		}
 	}
 	if len(reported) == 0 {
@@ -239,6 +283,24 @@ func (c *Contacts) meet(n int32, b bounds, fn func(m meeting)) {
 		}
 	}
 }
+
+// myScan is one of the admitted scans of the person meet asks about, and
+// the state of the search around it.
+type myScan struct {
+	fact   int32
+	at     int64 // unix nanoseconds
+	cp     domain.CheckpointID
+	place  *Place
+	window int64
+	list   []visit // the checkpoint's visits, in time order
+	lo, n  int     // the search: list[lo:lo+n] is still to be narrowed
+}
+
+// scanBuffer holds meet's scans.
+type scanBuffer struct{ scans []myScan }
+
+// scanBuffers are buffers for meet, reused between queries.
+var scanBuffers = sync.Pool{New: func() any { return new(scanBuffer) }}
 
 // meets tells whether the visit v at place meets a scan there at mine
 // (unix nanoseconds): v is not retracted, the later of the two is in b,
@@ -383,7 +445,7 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 	keys := slices.Grow(buf.keys[:0], len(ms))
 	copresent := 0
 	for i, m := range ms {
-		keys = append(keys, meetingKey{at: m.at, other: m.other, i: int32(i)})
+		keys = append(keys, meetingKey{at: m.at, rank: c.rank(m.other), other: m.other, i: int32(i)})
 		if m.episode == nil {
 			copresent++
 		}
@@ -392,6 +454,9 @@ func (c *Contacts) Of(p domain.PersonID, from, to time.Time) []Exposure {
 	slices.SortFunc(keys, func(a, b meetingKey) int {
 		if a.at != b.at {
 			return cmp.Compare(a.at, b.at)
+		}
+		if a.rank != b.rank {
+			return cmp.Compare(a.rank, b.rank)
 		}
 		if a.other != b.other {
 			return c.compareMet(a.other, b.other)
@@ -416,9 +481,22 @@ func (c *Contacts) compareMet(a, b int32) int {
 	return c.ix.foreign[-1-a].Compare(c.ix.foreign[-1-b])
 }
 
+// rank orders the ones met as compareMet does wherever two ranks differ:
+// a person's rank is the first 8 bytes of their id, halved, and the
+// holders of foreign codes come after every person. Sorting by rank first
+// spares the comparisons a look-up of two ids far apart in memory.
+func (c *Contacts) rank(other int32) uint64 {
+	if other < 0 {
+		return math.MaxUint64
+	}
+	id := c.ix.ids[other].UUID()
+	return binary.BigEndian.Uint64(id[:8]) >> 1
+}
+
 // meetingKey orders a meeting.
 type meetingKey struct {
 	at    int64
+	rank  uint64
 	other int32
 	i     int32
 }

@@ -310,6 +310,20 @@ func (ix *Index) foreignAround(cp domain.CheckpointID, t time.Time) []visit {
 }
 
 func (ix *Index) aroundIn(m map[domain.CheckpointID]*visits, cp domain.CheckpointID, t time.Time) []visit {
+	list := ix.sortedVisits(m, cp)
+	lo := t.Add(-ix.widest).UnixNano()
+	hi := t.Add(ix.widest).UnixNano()
+	i, _ := slices.BinarySearchFunc(list, lo, func(a visit, t int64) int { return cmp.Compare(a.at, t) })
+	j := i
+	for j < len(list) && list[j].at <= hi {
+		j++
+	}
+	return list[i:j]
+}
+
+// sortedVisits returns cp's visits in m, in time order (sorting them the
+// first time they are asked for after a visit arrived out of order).
+func (ix *Index) sortedVisits(m map[domain.CheckpointID]*visits, cp domain.CheckpointID) []visit {
 	v := m[cp]
 	if v == nil {
 		return nil
@@ -318,14 +332,7 @@ func (ix *Index) aroundIn(m map[domain.CheckpointID]*visits, cp domain.Checkpoin
 		slices.SortStableFunc(v.list, func(a, b visit) int { return cmp.Compare(a.at, b.at) })
 		v.sorted = true
 	}
-	lo := t.Add(-ix.widest).UnixNano()
-	hi := t.Add(ix.widest).UnixNano()
-	i, _ := slices.BinarySearchFunc(v.list, lo, func(a visit, t int64) int { return cmp.Compare(a.at, t) })
-	j := i
-	for j < len(v.list) && v.list[j].at <= hi {
-		j++
-	}
-	return v.list[i:j]
+	return v.list
 }
 
 // Neighbours returns the persons whose colour may depend on p's red
