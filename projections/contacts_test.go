@@ -1,7 +1,9 @@
 package projections_test
 
 import (
+	"cmp"
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -285,4 +287,91 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// TestContactsAgreeWithEveryPair checks the index's search against the
+// definition, pair by pair: on a random ledger dense enough that each
+// checkpoint holds hundreds of scans, every person's exposures are exactly
+// the other persons' admitted scans at one of their checkpoints at most
+// the contact window (30 minutes, inclusive) from one of theirs, at the
+// later of the two times, in order of that time and then of the other's
+// id; and a range keeps those whose time falls in it.
+func TestContactsAgreeWithEveryPair(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 11))
+	l := &randomLedger{base: time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)}
+	var persons []domain.PersonID
+	for range 60 {
+		p, _ := domain.ParsePersonID(uuid.NewString())
+		persons = append(persons, p)
+		l.add(l.base, domain.PersonRegistered{PersonID: p, Document: domain.SealedDocument{Type: domain.DocumentResidentID}})
+	}
+	var cps []domain.CheckpointID
+	for range 3 {
+		cp, _ := domain.ParseCheckpointID(uuid.NewString())
+		cps = append(cps, cp)
+		l.add(l.base, domain.CheckpointRegistered{CheckpointID: cp, Name: "gate", Kind: domain.KindSubway, Admits: []domain.Colour{domain.Green}})
+	}
+	type scan struct {
+		person   int
+		cp       int
+		at       time.Time
+		admitted bool
+	}
+	var scans []scan
+	for range 1500 {
+		// Two days of minutes, some on the same minute, some exactly 30
+		// minutes apart; one in ten denied.
+		s := scan{person: rng.IntN(len(persons)), cp: rng.IntN(len(cps)), at: l.base.Add(time.Duration(rng.IntN(2*24*60)) * time.Minute), admitted: rng.IntN(10) > 0}
+		scans = append(scans, s)
+		l.add(s.at, domain.ScanRecorded{CheckpointID: cps[s.cp], Method: domain.ScanImported, Admitted: s.admitted,
+			Subject: domain.ScanSubject{Kind: domain.SubjectPerson, PersonID: persons[s.person]}})
+	}
+	c := projections.NewColours(shanghai)
+	if err := c.ApplyAll(l.events); err != nil {
+		t.Fatal(err)
+	}
+	cs := projections.NewContacts(c.Index(), c.Index().JudgeAll())
+
+	type met struct {
+		other domain.PersonID
+		at    time.Time
+	}
+	from, to := l.base.Add(20*time.Hour), l.base.Add(30*time.Hour)
+	for n, p := range persons {
+		var want, wantIn []met
+		for _, a := range scans {
+			if a.person != n || !a.admitted {
+				continue
+			}
+			for _, b := range scans {
+				gap := a.at.Sub(b.at).Abs()
+				if b.person == n || !b.admitted || b.cp != a.cp || gap > 30*time.Minute {
+					continue
+				}
+				m := met{persons[b.person], a.at}
+				if b.at.After(a.at) {
+					m.at = b.at
+				}
+				want = append(want, m)
+				if !m.at.Before(from) && m.at.Before(to) {
+					wantIn = append(wantIn, m)
+				}
+			}
+		}
+		order := func(x, y met) int { return cmp.Or(x.at.Compare(y.at), x.other.Compare(y.other)) }
+		slices.SortStableFunc(want, order)
+		slices.SortStableFunc(wantIn, order)
+		for _, q := range []struct {
+			from, to time.Time
+			want     []met
+		}{{time.Time{}, time.Time{}, want}, {from, to, wantIn}} {
+			var got []met
+			for _, e := range cs.Of(p, q.from, q.to) {
+				got = append(got, met{e.Other, e.At})
+			}
+			if !slices.Equal(got, q.want) {
+				t.Fatalf("person %d over [%v, %v): %d exposures, want %d:\n got %v\nwant %v", n, q.from, q.to, len(got), len(q.want), got, q.want)
+			}
+		}
+	}
 }
