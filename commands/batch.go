@@ -103,7 +103,7 @@ type flight struct {
 
 const (
 	chunkSize = 1024 // commands appended by one AppendEach
-	inFlight  = 8    // chunks appended while the next is decided
+	inFlight  = 32   // chunks appended while the next is decided
 )
 
 // step decides the next chunk of todo, sends it, settles what it must, and

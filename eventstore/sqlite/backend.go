@@ -34,6 +34,7 @@ type writeTx struct {
 	// What Commit publishes to the overlay once the transaction is durable.
 	changed map[string]eventstore.StreamState
 	flushed int64 // the new streams_at, when this batch flushed the overlay
+	rows    int   // events written
 }
 
 func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (eventstore.Loaded, error) {
@@ -93,6 +94,7 @@ func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[
 }
 
 func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {
+	t.rows += len(rows)
 	args := make([]any, 0, insertChunk*8)
 	env := make([]byte, 0, 64*len(rows))
 	for len(rows) > 0 {
@@ -191,6 +193,7 @@ func (t *writeTx) Commit(context.Context) error {
 	if err := t.tx.Commit(); err != nil {
 		return sqlitedb.Classify(err)
 	}
+	t.s.checkpoints.wrote(t.rows)
 	o := t.s.overlay
 	o.mu.Lock()
 	defer o.mu.Unlock()

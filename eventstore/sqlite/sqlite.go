@@ -130,7 +130,8 @@ type Store struct {
 	reads struct {
 		stream, event, last, hashAt, all, head, typed, fold *sql.Stmt
 	}
-	overlay *overlay // nil when read-only
+	overlay     *overlay      // nil when read-only
+	checkpoints *checkpointer // nil when read-only
 	// writes are the writer's statements of small batches (see
 	// smallBatch) and of the head's update, by their SQL.
 	writes  map[string]*sql.Stmt
@@ -204,6 +205,9 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 			return err
 		}
 		if err := ledgerFile.Migrate(ctx, s.writer, path); err != nil {
+			return err
+		}
+		if s.checkpoints, err = newCheckpointer(path, cfg.Synchronous); err != nil {
 			return err
 		}
 	}
@@ -299,18 +303,22 @@ var ledgerFile = sqlitedb.File{
 }
 
 func openDB(path, synchronous string, conns int, readOnly bool) (*sql.DB, error) {
-	pragmas := []string{"cache_size(-65536)", "temp_store(MEMORY)"}
+	var more []string
 	if !readOnly {
-		// Fewer, larger checkpoints: the table's last page, rewritten by
-		// every batch, is copied back to the database once per checkpoint.
-		pragmas = append(pragmas, "wal_autocheckpoint(10000)")
+		// The checkpointer copies the log back (checkpoint.go); the
+		// writer only when the log has grown far.
+		more = append(more, fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
 	}
-	return ledgerFile.Open(path, sqlitedb.Options{
+	return ledgerFile.Open(path, sqliteOptions(synchronous, conns, readOnly, more...))
+}
+
+func sqliteOptions(synchronous string, conns int, readOnly bool, pragmas ...string) sqlitedb.Options {
+	return sqlitedb.Options{
 		Synchronous: synchronous,
 		Conns:       conns,
 		ReadOnly:    readOnly,
-		Pragmas:     pragmas,
-	})
+		Pragmas:     append([]string{"cache_size(-65536)", "temp_store(MEMORY)"}, pragmas...),
+	}
 }
 
 // insertChunk is how many rows one INSERT statement carries.
@@ -654,6 +662,9 @@ func (s *Store) Close() error {
 		s.committer.Close()
 	}
 	var errs []error
+	if s.checkpoints != nil {
+		errs = append(errs, s.checkpoints.close())
+	}
 	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.reads.stream, s.reads.event, s.reads.last, s.reads.hashAt, s.reads.all, s.reads.head, s.reads.typed} {
 		if st != nil {
 			errs = append(errs, st.Close())

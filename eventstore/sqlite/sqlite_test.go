@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
@@ -178,5 +180,54 @@ func TestOneWriterManyReaders(t *testing.T) {
 	out, err := w2.Append(ctx, eventstore.StreamAppend{Stream: "b", Expected: eventstore.Exactly(30), Events: []eventstore.NewEvent{{Type: "E", Payload: json.RawMessage("30")}}})
 	if err != nil || out[0].StreamVersion != 31 || out[0].Position != 91 {
 		t.Fatalf("append after reopen: %+v %v", out, err)
+	}
+}
+
+// TestLogIsCopiedBackBesideTheWriter checks that the write-ahead log is
+// copied into the ledger file while the store is open and appending, by
+// the store's own checkpoints: the writer checkpoints only when the log
+// has grown far larger than these appends make it, so without them the
+// ledger file would stay as small as a new one.
+func TestLogIsCopiedBackBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := sqlite.Open(ctx, sqlite.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	file := filepath.Join(dir, sqlite.FileName)
+	before, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := json.RawMessage(`"` + strings.Repeat("x", 1000) + `"`)
+	for i := range 20 {
+		batch := make([]eventstore.NewEvent, 1000)
+		for k := range batch {
+			batch[k] = eventstore.NewEvent{Type: "E", Payload: payload}
+		}
+		if _, err := s.Append(ctx, eventstore.StreamAppend{Stream: "s" + strconv.Itoa(i), Events: batch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 20,000 events of a kilobyte: the checkpoints copy at least half of
+	// them into the file soon after they are committed.
+	const want = 10 << 20
+	var size int64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size = fi.Size(); size >= want {
+			break
+		}
+	}
+	if size < want {
+		t.Fatalf("the ledger file holds %d bytes (%d when new) after 20 MB of appends: the log was not copied back", size, before.Size())
+	}
+	if evs, err := s.ReadAll(ctx, 0, -1); err != nil || len(evs) != 20000 {
+		t.Fatalf("read back: %d events, %v", len(evs), err)
 	}
 }
