@@ -29,8 +29,6 @@ type File struct {
 	Version int
 	// Schema creates the tables of a new file.
 	Schema string
-	// PageSize, when not zero, is the page size given to a new file.
-	PageSize int
 }
 
 // Options tunes a handle opened by File.Open.
@@ -132,12 +130,6 @@ func (f File) Migrate(ctx context.Context, db *sql.DB, path string) error {
 		return domain.Errorf(domain.Invalid, "%s was written by a newer riskledger (layout %d; this one reads %d)", path, version, f.Version)
 	case appID != 0 || tables > 0:
 		return domain.Errorf(domain.Invalid, "%s is an SQLite database of another application, not a riskledger %s", path, f.What)
-	}
-	if f.PageSize != 0 {
-		// Only a new, empty file takes this setting.
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", f.PageSize)); err != nil {
-			return fmt.Errorf("set page size: %w", err)
-		}
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
