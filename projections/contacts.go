@@ -481,16 +481,16 @@ func (c *Contacts) compareMet(a, b int32) int {
 	return c.ix.foreign[-1-a].Compare(c.ix.foreign[-1-b])
 }
 
-// rank orders the ones met as compareMet does wherever two ranks differ:
-// a person's rank is the first 8 bytes of their id, halved, and the
-// holders of foreign codes come after every person. Sorting by rank first
-// spares the comparisons a look-up of two ids far apart in memory.
+// rank orders the ones met as compareMet does wherever two ranks differ
+// (equal ranks are left to compareMet): a person's rank is the first 8
+// bytes of their id, a foreign code's holder's the highest. Sorting by rank
+// first spares most comparisons a look-up of two ids far apart in memory.
 func (c *Contacts) rank(other int32) uint64 {
 	if other < 0 {
 		return math.MaxUint64
 	}
 	id := c.ix.ids[other].UUID()
-	return binary.BigEndian.Uint64(id[:8]) >> 1
+	return binary.BigEndian.Uint64(id[:8])
 }
 
 // meetingKey orders a meeting.
