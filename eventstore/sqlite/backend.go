@@ -1,13 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -33,8 +34,8 @@ type writeTx struct {
 	tx *sql.Tx
 	// What Commit publishes to the overlay once the transaction is durable.
 	changed map[string]eventstore.StreamState
-	flushed int64 // the new streams_at, when this batch flushed the overlay
-	rows    int   // events written
+	written []eventstore.Row
+	flushed int64 // the new snapshot_at, when this batch flushed the overlay
 }
 
 func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (eventstore.Loaded, error) {
@@ -86,7 +87,7 @@ func (t *writeTx) Streams(ctx context.Context, names []string) (map[string]event
 }
 
 func (t *writeTx) lookup(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
-	return readByID(ctx, t.tx, ids)
+	return readByID(ctx, t.tx, t.s.overlay, ids)
 }
 
 func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {
@@ -94,7 +95,10 @@ func (t *writeTx) Write(ctx context.Context, rows []eventstore.Row, streams map[
 }
 
 func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[string]eventstore.StreamState, head eventstore.Head) error {
-	t.rows += len(rows)
+	if err := t.unique(ctx, rows); err != nil {
+		return err
+	}
+	t.written = append(t.written, rows...)
 	args := make([]any, 0, insertChunk*8)
 	env := make([]byte, 0, 64*len(rows))
 	for len(rows) > 0 {
@@ -107,38 +111,75 @@ func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[
 			args = append(args, e.Position, e.ID[:], e.Stream, e.PrevInStream, e.Type, string(e.Payload), e.Hash[:], env[start:len(env):len(env)])
 		}
 		if err := t.exec(ctx, t.s.insertN, n, insertSQL, args); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE constraint failed: events.id") {
-				return fmt.Errorf("insert events: %w: %w", eventstore.ErrDuplicateID, err)
-			}
 			return fmt.Errorf("insert events: %w", err)
 		}
 		rows = rows[n:]
 	}
 	t.changed = streams
-	streamsAt := "streams_at"
+	snapshotAt := "snapshot_at"
 	if t.s.overlay.size()+len(streams) >= t.s.flushAt || head.Position-t.s.overlay.snapshotAt() >= flushEvents {
 		if err := t.flush(ctx, streams); err != nil {
 			return err
 		}
-		streamsAt = "?4"
+		snapshotAt = "?4"
 		t.flushed = head.Position
 	}
-	return t.execPrepared(ctx, headUpdateSQL(streamsAt), head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
+	return t.execPrepared(ctx, headUpdateSQL(snapshotAt), head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
 }
 
-// headUpdateSQL moves the head; streamsAt is "streams_at" (kept) or "?4"
-// (the streams table was flushed at the new head).
-func headUpdateSQL(streamsAt string) string {
-	return `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, streams_at = ` + streamsAt + ` WHERE id = 1`
+// headUpdateSQL moves the head; snapshotAt is "snapshot_at" (kept) or "?4"
+// (the overlay was flushed at the new head).
+func headUpdateSQL(snapshotAt string) string {
+	return `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, snapshot_at = ` + snapshotAt + ` WHERE id = 1`
 }
 
-// flush writes the overlay and this batch's stream states to the streams
-// table in name order, so that each page of the table is written once.
+// unique refuses, with ErrDuplicateID, rows of which an id is stored
+// already: in the overlay, or in the ids table.
+func (t *writeTx) unique(ctx context.Context, rows []eventstore.Row) error {
+	ids := make([]uuid.UUID, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	found, rest := t.s.overlay.positions(ids)
+	if len(found) > 0 {
+		return fmt.Errorf("insert events: %w (at position %d)", eventstore.ErrDuplicateID, found[0])
+	}
+	args := make([]any, 0, insertChunk)
+	for len(rest) > 0 {
+		n := min(len(rest), insertChunk)
+		args = args[:0]
+		for _, id := range rest[:n] {
+			args = append(args, id[:])
+		}
+		var pos int64
+		err := t.queryRow(ctx, t.s.probeN, n, probeSQL, args).Scan(&pos)
+		if err == nil {
+			return fmt.Errorf("insert events: %w (at position %d)", eventstore.ErrDuplicateID, pos)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("look up event ids: %w", err)
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
+
+// flush writes the overlay and this batch's stream states and ids to the
+// streams and ids tables in key order, so that each page of a table is
+// written once.
 func (t *writeTx) flush(ctx context.Context, batch map[string]eventstore.StreamState) error {
-	t.s.overlay.mu.RLock()
-	all := maps.Clone(t.s.overlay.m)
-	t.s.overlay.mu.RUnlock()
+	o := t.s.overlay
+	o.mu.RLock()
+	all := maps.Clone(o.m)
+	ids := make([]idAt, 0, len(o.ids)+len(t.written))
+	for id, pos := range o.ids {
+		ids = append(ids, idAt{id, pos})
+	}
+	o.mu.RUnlock()
 	maps.Copy(all, batch)
+	for i := range t.written {
+		ids = append(ids, idAt{t.written[i].ID, t.written[i].Position})
+	}
 	names := slices.Sorted(maps.Keys(all))
 	args := make([]any, 0, insertChunk*3)
 	for len(names) > 0 {
@@ -153,21 +194,58 @@ func (t *writeTx) flush(ctx context.Context, batch map[string]eventstore.StreamS
 		}
 		names = names[n:]
 	}
+	slices.SortFunc(ids, func(a, b idAt) int { return bytes.Compare(a.id[:], b.id[:]) })
+	for len(ids) > 0 {
+		n := min(len(ids), insertChunk)
+		args = args[:0]
+		for _, e := range ids[:n] {
+			args = append(args, e.id[:], e.pos)
+		}
+		if err := t.exec(ctx, t.s.insertIDsN, n, insertIDsSQL, args); err != nil {
+			return fmt.Errorf("write event ids: %w", err)
+		}
+		ids = ids[n:]
+	}
 	return nil
 }
 
-// exec runs the prepared full-size statement, or a statement sized for a
-// shorter last chunk.
+type idAt struct {
+	id  uuid.UUID
+	pos int64
+}
+
+// exec runs the statement for a chunk of n rows (see statement).
 func (t *writeTx) exec(ctx context.Context, full *sql.Stmt, n int, build func(int) string, args []any) error {
-	if n == insertChunk {
-		_, err := t.tx.StmtContext(ctx, full).ExecContext(ctx, args...)
+	st, query := t.statement(ctx, full, n, build)
+	if st == nil {
+		_, err := t.tx.ExecContext(ctx, query, args...)
 		return err
 	}
-	if n <= smallBatch {
-		return t.execPrepared(ctx, build(n), args...)
-	}
-	_, err := t.tx.ExecContext(ctx, build(n), args...)
+	_, err := st.ExecContext(ctx, args...)
 	return err
+}
+
+// queryRow runs the query for a chunk of n rows (see statement).
+func (t *writeTx) queryRow(ctx context.Context, full *sql.Stmt, n int, build func(int) string, args []any) *sql.Row {
+	st, query := t.statement(ctx, full, n, build)
+	if st == nil {
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// statement is, for a chunk of n rows, the prepared full-size statement
+// or one prepared for small batches, in the transaction; or, for other
+// sizes, no statement but the SQL to run.
+func (t *writeTx) statement(ctx context.Context, full *sql.Stmt, n int, build func(int) string) (*sql.Stmt, string) {
+	if n == insertChunk {
+		return t.tx.StmtContext(ctx, full), ""
+	}
+	query := build(n)
+	if st, ok := t.s.writes[query]; ok {
+		return t.tx.StmtContext(ctx, st), ""
+	}
+	return nil, query
 }
 
 // smallBatch is the largest number of rows whose insert statement is
@@ -193,16 +271,20 @@ func (t *writeTx) Commit(context.Context) error {
 	if err := t.tx.Commit(); err != nil {
 		return sqlitedb.Classify(err)
 	}
-	t.s.checkpoints.wrote(t.rows)
+	t.s.checkpoints.wrote(len(t.written))
 	o := t.s.overlay
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if t.flushed > 0 {
 		o.m = make(map[string]eventstore.StreamState)
+		o.ids = make(map[uuid.UUID]int64)
 		o.at = t.flushed
 		return nil
 	}
 	maps.Copy(o.m, t.changed)
+	for i := range t.written {
+		o.ids[t.written[i].ID] = t.written[i].Position
+	}
 	return nil
 }
 

@@ -4,21 +4,29 @@
 // Layout for fast appends. A B-tree that takes inserts at random keys dirties
 // a page per insert, and each dirty page is written to the WAL at every
 // commit: a (stream, version) index over random stream names costs about 24
-// times the event's own bytes. So nothing on the append path is keyed
-// randomly: events are keyed by position (SQLite's rowid), so inserts land
-// at the end of the table, and the id index is fed time-ordered UUIDv7s.
-// Each event points at the previous event of its stream, and ReadStream
-// walks that chain back from the stream's last event.
+// times the event's own bytes, and so did a unique index over event ids,
+// which commands derive from their keys (UUIDv5s, random). So nothing on
+// the append path is keyed randomly: events are keyed by position (SQLite's
+// rowid), so inserts land at the end of the table. Each event points at the
+// previous event of its stream, and ReadStream walks that chain back from
+// the stream's last event.
 //
-// Where is a stream's last event? The streams table (name, version, last
-// position) is a snapshot, valid as of head.streams_at; the states changed
-// since are held in memory and written to the table in one sorted pass
-// every flushStreams changed streams (each leaf page written once per pass,
-// not once per event). At open the overlay is rebuilt from the events after
-// streams_at, so a crash loses nothing. The overlay makes the writing
-// process the only one that knows every stream's last event: Open takes an
-// exclusive lock on the data directory; read-only opens (verify, head) do
-// not need the overlay and do not take the lock.
+// Where is a stream's last event, and which position holds an id? The
+// streams table (name, version, last position) and the ids table (id,
+// position) are snapshots, valid as of head.snapshot_at; the stream states
+// and ids of the events since are held in memory (the overlay) and written
+// to the tables in one sorted pass when the overlay has grown (each leaf
+// page written once per pass, not once per event). At open the overlay is
+// rebuilt from the events after snapshot_at, so a crash loses nothing. The
+// overlay makes the writing process the only one that knows every stream's
+// last event and every id's position: Open takes an exclusive lock on the
+// data directory; read-only opens (verify, head) do not need the overlay,
+// look for the events after the snapshot in the log itself, and do not
+// take the lock.
+//
+// An event id is unique: the writer looks each new id up in the overlay
+// and the ids table before it appends (the look-ups the unique index made
+// anyway, without its writes).
 //
 // Durability: WAL journal with synchronous=FULL, so a commit is on disk
 // before Append returns; one fsync per batch.
@@ -55,14 +63,16 @@ const lockName = "ledger.lock"
 const applicationID = 0x524c4447
 
 // schemaVersion is the ledger file's layout version (PRAGMA user_version).
-const schemaVersion = 1
+// Layout 1 kept a unique index on events(id); layout 2 the ids table.
+const schemaVersion = 2
 
 // defaultFlushStreams is how many changed stream states the overlay holds
 // before they are written to the streams table (about 100 bytes each).
 const defaultFlushStreams = 200000
 
-// flushEvents bounds the events appended between flushes, and so the log
-// that Open replays to rebuild the overlay.
+// flushEvents bounds the events appended between flushes, and so the ids
+// the overlay holds (about 60 bytes each) and the log that Open replays to
+// rebuild it.
 const flushEvents = 1000000
 
 const schema = `
@@ -76,21 +86,36 @@ CREATE TABLE events (
 	hash           BLOB NOT NULL,
 	env            BLOB NOT NULL     -- the rest of the envelope (envelope.go)
 );
-CREATE UNIQUE INDEX events_id ON events (id);
--- A snapshot of each stream's state as of head.streams_at.
+-- Snapshots as of head.snapshot_at: each stream's state, and the position
+-- of each event's id.
 CREATE TABLE streams (
 	name          TEXT PRIMARY KEY,
 	version       INTEGER NOT NULL,
 	last_position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE ids (
+	id       BLOB PRIMARY KEY,
+	position INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE head (
 	id          INTEGER PRIMARY KEY CHECK (id = 1),
 	position    INTEGER NOT NULL,
 	hash        BLOB NOT NULL,
 	recorded_at INTEGER NOT NULL, -- microseconds since 1970, UTC
-	streams_at  INTEGER NOT NULL
+	snapshot_at INTEGER NOT NULL
 );
 INSERT INTO head VALUES (1, 0, zeroblob(32), 0, 0);
+`
+
+// upgradeTo2 moves layout 1's id index into the ids table.
+const upgradeTo2 = `
+CREATE TABLE ids (
+	id       BLOB PRIMARY KEY,
+	position INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO ids SELECT id, position FROM events WHERE position <= (SELECT streams_at FROM head WHERE id = 1) ORDER BY id;
+DROP INDEX events_id;
+ALTER TABLE head RENAME COLUMN streams_at TO snapshot_at;
 `
 
 // rowColumns are an event's own columns, as scanEvents reads them.
@@ -124,11 +149,13 @@ type Store struct {
 	notifier    *eventstore.Notifier
 	insertN     *sql.Stmt // insertChunk rows at once
 	upsertN     *sql.Stmt
+	insertIDsN  *sql.Stmt
+	probeN      *sql.Stmt
 	someStreams *sql.Stmt
 	// reads are the readers' statements, prepared once: parsing SQL is a
 	// fifth of a busy server's CPU otherwise.
 	reads struct {
-		stream, event, last, hashAt, all, head, typed, fold *sql.Stmt
+		stream, event, at, last, hashAt, all, head, typed, fold *sql.Stmt
 	}
 	overlay     *overlay      // nil when read-only
 	checkpoints *checkpointer // nil when read-only
@@ -138,11 +165,17 @@ type Store struct {
 	flushAt int
 }
 
-// overlay holds the state of every stream changed since head.streams_at.
+// overlay holds the state of every stream changed since head.snapshot_at
+// and the position of every event appended since.
 type overlay struct {
-	mu sync.RWMutex
-	m  map[string]eventstore.StreamState
-	at int64 // head.streams_at: the position the streams table is valid at
+	mu  sync.RWMutex
+	m   map[string]eventstore.StreamState
+	ids map[uuid.UUID]int64
+	at  int64 // head.snapshot_at: the position the tables are valid at
+}
+
+func newOverlay(at int64) *overlay {
+	return &overlay{m: make(map[string]eventstore.StreamState), ids: make(map[uuid.UUID]int64), at: at}
 }
 
 func (o *overlay) get(name string) (eventstore.StreamState, bool) {
@@ -150,6 +183,22 @@ func (o *overlay) get(name string) (eventstore.StreamState, bool) {
 	defer o.mu.RUnlock()
 	st, ok := o.m[name]
 	return st, ok
+}
+
+// positions splits ids into the positions of those the overlay holds and
+// the rest, which, if stored, are in the ids table. The overlay is read
+// before the table: a flush empties it only once the table holds its ids.
+func (o *overlay) positions(ids []uuid.UUID) (found []int64, rest []uuid.UUID) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, id := range ids {
+		if pos, ok := o.ids[id]; ok {
+			found = append(found, pos)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	return found, rest
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -219,7 +268,7 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 			return err
 		}
 	}
-	if err := s.prepareReads(ctx); err != nil {
+	if err := s.prepareReads(ctx, cfg.ReadOnly); err != nil {
 		return err
 	}
 	head, err := s.Head(ctx)
@@ -262,24 +311,30 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// loadOverlay rebuilds the in-memory stream states from the events after
-// the streams table's snapshot.
+// loadOverlay rebuilds the in-memory stream states and ids from the events
+// after the tables' snapshot.
 func (s *Store) loadOverlay(ctx context.Context) error {
-	s.overlay = &overlay{m: make(map[string]eventstore.StreamState)}
-	if err := s.writer.QueryRowContext(ctx, `SELECT streams_at FROM head WHERE id = 1`).Scan(&s.overlay.at); err != nil {
+	var at int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT snapshot_at FROM head WHERE id = 1`).Scan(&at); err != nil {
 		return fmt.Errorf("load stream states: %w", err)
 	}
-	rows, err := s.writer.QueryContext(ctx, `SELECT stream, position FROM events WHERE position > ? ORDER BY position`, s.overlay.at)
+	s.overlay = newOverlay(at)
+	rows, err := s.writer.QueryContext(ctx, `SELECT stream, id, position FROM events WHERE position > ? ORDER BY position`, at)
 	if err != nil {
 		return fmt.Errorf("load stream states: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var name string
+		var id []byte
 		var pos int64
-		if err := rows.Scan(&name, &pos); err != nil {
+		if err := rows.Scan(&name, &id, &pos); err != nil {
 			return fmt.Errorf("load stream states: %w", err)
 		}
+		if len(id) != 16 {
+			return &eventstore.CorruptError{Position: pos, Reason: "the id is not 16 bytes"}
+		}
+		s.overlay.ids[uuid.UUID(id)] = pos
 		st, ok := s.overlay.m[name]
 		if !ok {
 			// On the reader: the writer's one connection is busy with rows.
@@ -293,14 +348,15 @@ func (s *Store) loadOverlay(ctx context.Context) error {
 }
 
 // ledgerFile is the ledger's kind of SQLite file. Its pages are SQLite's
-// default 4 KiB: with 16 KiB pages a bulk import, whose every commit
-// rewrites the pages of the id index it touches, wrote 60 % more and
+// default 4 KiB: with 16 KiB pages a bulk import into layout 1, whose every
+// commit rewrote the pages of the id index it touched, wrote 60 % more and
 // took longer (the 100k city: 2 m 29 s against 2 m 24 s).
 var ledgerFile = sqlitedb.File{
 	What:          "ledger",
 	ApplicationID: applicationID,
 	Version:       schemaVersion,
 	Schema:        schema,
+	Upgrades:      []string{upgradeTo2},
 }
 
 func openDB(path, synchronous string, conns int, readOnly bool) (*sql.DB, error) {
@@ -330,6 +386,15 @@ func insertSQL(n int) string {
 		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", n), ",")
 }
 
+func insertIDsSQL(n int) string {
+	return `INSERT INTO ids (id, position) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?),", n), ",")
+}
+
+// probeSQL finds whether any of n ids is in the ids table.
+func probeSQL(n int) string {
+	return `SELECT position FROM ids WHERE id IN (?` + strings.Repeat(",?", n-1) + `) LIMIT 1`
+}
+
 func upsertSQL(n int) string {
 	return `INSERT INTO streams (name, version, last_position) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?,?,?),", n), ",") +
@@ -343,6 +408,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{&s.insertN, insertSQL(insertChunk)},
 		{&s.upsertN, upsertSQL(insertChunk)},
+		{&s.insertIDsN, insertIDsSQL(insertChunk)},
+		{&s.probeN, probeSQL(insertChunk)},
 		{&s.someStreams, `SELECT name, version, last_position FROM streams WHERE name IN (SELECT value FROM json_each(?))`},
 	} {
 		var err error
@@ -350,9 +417,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
 	}
-	queries := []string{headUpdateSQL("streams_at"), headUpdateSQL("?4")}
+	queries := []string{headUpdateSQL("snapshot_at"), headUpdateSQL("?4")}
 	for n := 1; n <= smallBatch; n++ {
-		queries = append(queries, insertSQL(n), upsertSQL(n))
+		queries = append(queries, insertSQL(n), upsertSQL(n), insertIDsSQL(n), probeSQL(n))
 	}
 	s.writes = make(map[string]*sql.Stmt, len(queries))
 	for _, q := range queries {
@@ -366,7 +433,7 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 // prepareReads prepares the readers' statements.
-func (s *Store) prepareReads(ctx context.Context) error {
+func (s *Store) prepareReads(ctx context.Context, readOnly bool) error {
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
@@ -379,7 +446,8 @@ func (s *Store) prepareReads(ctx context.Context) error {
 			WHERE e.prev_in_stream > 0 AND c.v - 1 > ?3
 		)
 		SELECT ` + eventColumns + ` FROM events e WHERE e.position IN (SELECT p FROM chain) ORDER BY e.position`},
-		{&s.reads.event, `SELECT ` + eventColumns + ` FROM events e WHERE e.id = ?`},
+		{&s.reads.event, `SELECT ` + eventColumns + ` FROM events e WHERE e.position = ` + positionOf("?1", readOnly)},
+		{&s.reads.at, `SELECT ` + eventColumns + ` FROM events e WHERE e.position = ?`},
 		{&s.reads.last, `SELECT version, last_position FROM streams WHERE name = ?`},
 		{&s.reads.hashAt, `SELECT hash FROM events WHERE position = ?`},
 		{&s.reads.all, `SELECT ` + rowColumns + ` FROM events e WHERE e.position > ? ORDER BY e.position LIMIT ?`},
@@ -439,9 +507,15 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after int64) ([]e
 	return scanEvents(rows)
 }
 
-// ReadEvent implements eventstore.Store through the id index.
+// ReadEvent implements eventstore.Store.
 func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, bool, error) {
-	rows, err := s.reads.event.QueryContext(ctx, id[:])
+	stmt, arg := s.reads.event, any(id[:])
+	if s.overlay != nil {
+		if found, _ := s.overlay.positions([]uuid.UUID{id}); len(found) > 0 {
+			stmt, arg = s.reads.at, found[0]
+		}
+	}
+	rows, err := stmt.QueryContext(ctx, arg)
 	if err != nil {
 		return eventstore.Event{}, false, fmt.Errorf("read event %s: %w", id, err)
 	}
@@ -452,13 +526,26 @@ func (s *Store) ReadEvent(ctx context.Context, id uuid.UUID) (eventstore.Event, 
 	return evs[0], true, nil
 }
 
-// ReadEvents implements eventstore.Store through the id index.
+// ReadEvents implements eventstore.Store.
 func (s *Store) ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
-	out, err := readByID(ctx, s.reader, ids)
+	out, err := readByID(ctx, s.reader, s.overlay, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	return out, nil
+}
+
+// positionOf is the SQL of the position of the event whose id is the
+// parameter id, or NULL. The writing process finds the ids appended since
+// the snapshot in its overlay, and looks in the ids table for the rest; a
+// read-only store looks for them in the log after the snapshot, a scan of
+// at most flushEvents events.
+func positionOf(id string, readOnly bool) string {
+	if !readOnly {
+		return `(SELECT position FROM ids WHERE id = ` + id + `)`
+	}
+	return `coalesce((SELECT position FROM ids WHERE id = ` + id + `),
+		(SELECT position FROM events WHERE position > (SELECT snapshot_at FROM head WHERE id = 1) AND id = ` + id + `))`
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -467,8 +554,24 @@ type querier interface {
 }
 
 // readByID reads the stored events among ids, a few hundred per query.
-func readByID(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
+// ov is the writer's overlay, or nil in a read-only store.
+func readByID(ctx context.Context, q querier, ov *overlay, ids []uuid.UUID) (map[uuid.UUID]eventstore.Event, error) {
 	out := make(map[uuid.UUID]eventstore.Event)
+	var at []int64
+	if ov != nil {
+		at, ids = ov.positions(ids)
+	}
+	read := func(query string, args []any) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		evs, err := scanEvents(rows)
+		for _, e := range evs {
+			out[e.ID] = e
+		}
+		return err
+	}
 	const chunk = 500
 	args := make([]any, 0, chunk)
 	for len(ids) > 0 {
@@ -477,18 +580,27 @@ func readByID(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID]ev
 		for _, id := range ids[:n] {
 			args = append(args, id[:])
 		}
-		rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
-		if err != nil {
-			return nil, err
+		list := `?` + strings.Repeat(",?", n-1)
+		in := `SELECT position FROM ids WHERE id IN (` + list + `)`
+		if ov == nil {
+			in += ` UNION ALL SELECT position FROM events WHERE position > (SELECT snapshot_at FROM head WHERE id = 1) AND id IN (` + list + `)`
+			args = append(args, args...)
 		}
-		evs, err := scanEvents(rows)
-		if err != nil {
+		if err := read(`SELECT `+eventColumns+` FROM events e WHERE e.position IN (`+in+`)`, args); err != nil {
 			return nil, err
-		}
-		for _, e := range evs {
-			out[e.ID] = e
 		}
 		ids = ids[n:]
+	}
+	for len(at) > 0 {
+		n := min(len(at), chunk)
+		args = args[:0]
+		for _, pos := range at[:n] {
+			args = append(args, pos)
+		}
+		if err := read(`SELECT `+eventColumns+` FROM events e WHERE e.position IN (?`+strings.Repeat(",?", n-1)+`)`, args); err != nil {
+			return nil, err
+		}
+		at = at[n:]
 	}
 	return out, nil
 }
@@ -524,7 +636,7 @@ func (s *Store) lastOf(ctx context.Context, stream string) (eventstore.StreamSta
 			coalesce((SELECT version FROM streams WHERE name = ?1), 0),
 			coalesce((SELECT last_position FROM streams WHERE name = ?1), 0),
 			count(*), max(position)
-		FROM events WHERE position > (SELECT streams_at FROM head WHERE id = 1) AND stream = ?1`, stream).Scan(&st.Version, &st.Last, &newer, &last)
+		FROM events WHERE position > (SELECT snapshot_at FROM head WHERE id = 1) AND stream = ?1`, stream).Scan(&st.Version, &st.Last, &newer, &last)
 	if last.Valid {
 		st.Version, st.Last = st.Version+newer, last.Int64
 	}
@@ -666,7 +778,7 @@ func (s *Store) Close() error {
 	if s.checkpoints != nil {
 		errs = append(errs, s.checkpoints.close())
 	}
-	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.someStreams, s.reads.stream, s.reads.event, s.reads.last, s.reads.hashAt, s.reads.all, s.reads.head, s.reads.typed} {
+	for _, st := range []*sql.Stmt{s.insertN, s.upsertN, s.insertIDsN, s.probeN, s.someStreams, s.reads.stream, s.reads.event, s.reads.at, s.reads.last, s.reads.hashAt, s.reads.all, s.reads.head, s.reads.typed, s.reads.fold} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

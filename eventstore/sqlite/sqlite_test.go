@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/riskledger/riskledger/domain"
 	"github.com/riskledger/riskledger/eventstore"
 	"github.com/riskledger/riskledger/eventstore/sqlite"
@@ -229,5 +231,145 @@ func TestLogIsCopiedBackBesideTheWriter(t *testing.T) {
 	}
 	if evs, err := s.ReadAll(ctx, 0, -1); err != nil || len(evs) != 20000 {
 		t.Fatalf("read back: %d events, %v", len(evs), err)
+	}
+}
+
+// TestIDsOnBothSidesOfTheSnapshot finds events by id, and refuses their
+// ids to other events, whether the ids table holds them (appended before
+// the last flush) or the writer's overlay (after it): in the writer, in a
+// read-only store beside it, after a reopen, and after an upgrade from
+// layout 1, which kept a unique index on events(id) instead.
+func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w.Close() }()
+	call := func(stream string, n int) eventstore.StreamAppend {
+		return eventstore.StreamAppend{Stream: stream, Expected: eventstore.NoStream, Events: []eventstore.NewEvent{
+			{ID: uuid.New(), Type: "E", Payload: json.RawMessage(strconv.Itoa(n))}}}
+	}
+	before, after := call("before", 1), call("after", 2)
+	if _, err := w.Append(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // enough changed streams to flush the overlay
+		if _, err := w.Append(ctx, call("s"+strconv.Itoa(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Append(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	file := func() *sql.DB {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	db := file()
+	var snapshotAt, inTable int64
+	if err := db.QueryRow(`SELECT snapshot_at, (SELECT count(*) FROM ids) FROM head`).Scan(&snapshotAt, &inTable); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if snapshotAt < 1 || snapshotAt >= 5 || inTable != snapshotAt {
+		t.Fatalf("snapshot at %d with %d ids in the table: want the first event in the table and the last after it", snapshotAt, inTable)
+	}
+	idB, idA := before.Events[0].ID, after.Events[0].ID
+	check := func(what string, s *sqlite.Store, writes bool) {
+		t.Helper()
+		for _, c := range []struct {
+			id  uuid.UUID
+			pos int64
+		}{{idB, 1}, {idA, 5}} {
+			e, ok, err := s.ReadEvent(ctx, c.id)
+			if err != nil || !ok || e.Position != c.pos {
+				t.Fatalf("%s: read event %s: %+v %v %v, want position %d", what, c.id, e, ok, err, c.pos)
+			}
+		}
+		got, err := s.ReadEvents(ctx, []uuid.UUID{idA, uuid.New(), idB})
+		if err != nil || len(got) != 2 || got[idB].Position != 1 || got[idA].Position != 5 {
+			t.Fatalf("%s: read events: %+v %v", what, got, err)
+		}
+		if _, ok, err := s.ReadEvent(ctx, uuid.New()); ok || err != nil {
+			t.Fatalf("%s: an unknown id: found %v, %v", what, ok, err)
+		}
+		if !writes {
+			return
+		}
+		// Each id refused to another event: "after" while the store
+		// still decides without looking ids up, as a store does until
+		// a call repeats; "before" after a call with a new id has made
+		// it stop looking again.
+		refuse := func(c eventstore.StreamAppend) {
+			t.Helper()
+			other := c
+			other.Stream = "elsewhere"
+			if _, err := s.Append(ctx, other); domain.ErrorCode(err) != domain.Conflict {
+				t.Fatalf("%s: another event with the id of %s: %v, want a conflict", what, c.Stream, err)
+			}
+		}
+		refuse(after)
+		if _, err := s.Append(ctx, call(what, 0)); err != nil {
+			t.Fatal(err)
+		}
+		refuse(before)
+		for _, c := range []eventstore.StreamAppend{before, after} {
+			again, err := s.Append(ctx, c)
+			if err != nil || len(again) != 1 || again[0].ID != c.Events[0].ID {
+				t.Fatalf("%s: a repeated call: %+v %v, want its event", what, again, err)
+			}
+		}
+		if v, err := s.StreamVersion(ctx, "elsewhere"); err != nil || v != 0 {
+			t.Fatalf("%s: a refused event was appended (version %d, %v)", what, v, err)
+		}
+	}
+	check("writer", w, true)
+	r, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("read-only", r, false)
+	r.Close()
+	w.Close()
+	if w, err = sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3}); err != nil {
+		t.Fatal(err)
+	}
+	check("reopened", w, true)
+	w.Close()
+
+	// Back to layout 1, as an older riskledger left it.
+	db = file()
+	for _, stmt := range []string{
+		`CREATE UNIQUE INDEX events_id ON events (id)`,
+		`DROP TABLE ids`,
+		`ALTER TABLE head RENAME COLUMN snapshot_at TO streams_at`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	if _, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, ReadOnly: true}); domain.ErrorCode(err) != domain.Unavailable || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("read-only open of layout 1: %v, want an unavailable error that says how to upgrade it", err)
+	}
+	if w, err = sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3}); err != nil {
+		t.Fatalf("upgrade from layout 1: %v", err)
+	}
+	check("upgraded", w, true)
+	if rep, err := eventstore.Verify(ctx, w); err != nil || !rep.OK {
+		t.Fatalf("verify after the upgrade: %+v %v", rep, err)
+	}
+	w.Close()
+	db = file()
+	defer db.Close()
+	var version, indexes int
+	if err := db.QueryRow(`SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master WHERE name = 'events_id')`).Scan(&version, &indexes); err != nil || version != 2 || indexes != 0 {
+		t.Fatalf("after the upgrade: layout %d, %d id indexes (%v), want layout 2 and none", version, indexes, err)
 	}
 }

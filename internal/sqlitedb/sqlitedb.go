@@ -29,6 +29,10 @@ type File struct {
 	Version int
 	// Schema creates the tables of a new file.
 	Schema string
+	// Upgrades[v-1] changes a file of layout v into layout v+1, in the
+	// transaction that also marks it so. A file older than the first
+	// layout with an upgrade is refused.
+	Upgrades []string
 }
 
 // Options tunes a handle opened by File.Open.
@@ -128,6 +132,8 @@ func (f File) Migrate(ctx context.Context, db *sql.DB, path string) error {
 		return nil
 	case appID == f.ApplicationID && version > f.Version:
 		return domain.Errorf(domain.Invalid, "%s was written by a newer riskledger (layout %d; this one reads %d)", path, version, f.Version)
+	case appID == f.ApplicationID && version > 0:
+		return f.upgrade(ctx, db, path, version)
 	case appID != 0 || tables > 0:
 		return domain.Errorf(domain.Invalid, "%s is an SQLite database of another application, not a riskledger %s", path, f.What)
 	}
@@ -140,6 +146,29 @@ func (f File) Migrate(ctx context.Context, db *sql.DB, path string) error {
 		return fmt.Errorf("create %s schema: %w", f.What, err)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", f.ApplicationID, f.Version)); err != nil {
+		return fmt.Errorf("mark %s: %w", f.What, err)
+	}
+	return tx.Commit()
+}
+
+// upgrade brings a file of an older layout to f.Version in one
+// transaction: a failed upgrade leaves the file as it was.
+func (f File) upgrade(ctx context.Context, db *sql.DB, path string, version int) error {
+	if version-1 >= len(f.Upgrades) || f.Version-1 > len(f.Upgrades) {
+		return domain.Errorf(domain.Invalid, "%s has layout %d, which this riskledger cannot upgrade to layout %d", path, version, f.Version)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upgrade %s: %w", f.What, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for v := version; v < f.Version; v++ {
+		if _, err := tx.ExecContext(ctx, f.Upgrades[v-1]); err != nil {
+			return domain.Errorf(domain.Unavailable,
+				"%s has layout %d and could not be upgraded to layout %d (a riskledger that writes it upgrades it; a read-only open cannot): %v", path, v, v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", f.Version)); err != nil {
 		return fmt.Errorf("mark %s: %w", f.What, err)
 	}
 	return tx.Commit()
