@@ -286,9 +286,8 @@ func (s *Store) open(ctx context.Context, path string, cfg Config) error {
 		return err
 	}
 	s.committer = eventstore.NewCommitter(backend{s}, eventstore.CommitterConfig{
-		// Large batches when many calls queue (a bulk import): each batch
-		// rewrites the pages of the id index it touches, which, ids being
-		// random, are spread over the whole index.
+		// Large batches when many calls queue (a bulk import): one
+		// commit, and one fsync, for tens of thousands of events.
 		MaxBatchEvents: 50000,
 		MaxBatchBytes:  64 << 20,
 		Now:            cfg.Now,
