@@ -25,6 +25,10 @@ type StreamState struct {
 type Row struct {
 	Event
 	PrevInStream int64
+	// Minted says the Committer made the id, a new UUIDv7 (74 random
+	// bits), rather than took it from the caller: a backend need not look
+	// for it among the stored ids.
+	Minted bool
 }
 
 // Backend is what a store implementation gives the Committer: a way to open
@@ -606,8 +610,8 @@ func (b *batchState) decide(appends []StreamAppend) result {
 				}
 				recorded = n.RecordedAt
 			}
-			id := n.ID
-			if id == uuid.Nil {
+			id, minted := n.ID, n.ID == uuid.Nil
+			if minted {
 				var err error
 				if id, err = uuid.NewV7(); err != nil {
 					return result{err: fmt.Errorf("new event id: %w", err)}
@@ -619,7 +623,7 @@ func (b *batchState) decide(appends []StreamAppend) result {
 			}
 			pos++
 			s.Version++
-			row := Row{PrevInStream: s.Last, Event: Event{
+			row := Row{PrevInStream: s.Last, Minted: minted, Event: Event{
 				Position: pos, ID: id, Stream: a.Stream, StreamVersion: s.Version,
 				Type: n.Type, SchemaVersion: n.SchemaVersion,
 				OccurredAt: occurred, RecordedAt: recorded, Actor: n.Actor,

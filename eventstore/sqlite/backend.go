@@ -34,8 +34,8 @@ type writeTx struct {
 	tx *sql.Tx
 	// What Commit publishes to the overlay once the transaction is durable.
 	changed map[string]eventstore.StreamState
-	written []eventstore.Row
-	flushed int64 // the new snapshot_at, when this batch flushed the overlay
+	written []eventstore.Row // the rows of the transaction's one Write
+	flushed int64            // the new snapshot_at, when this batch flushed the overlay
 }
 
 func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (eventstore.Loaded, error) {
@@ -98,7 +98,7 @@ func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[
 	if err := t.unique(ctx, rows); err != nil {
 		return err
 	}
-	t.written = append(t.written, rows...)
+	t.written = rows
 	args := make([]any, 0, insertChunk*8)
 	env := make([]byte, 0, 64*len(rows))
 	for len(rows) > 0 {
@@ -133,12 +133,14 @@ func headUpdateSQL(snapshotAt string) string {
 	return `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, snapshot_at = ` + snapshotAt + ` WHERE id = 1`
 }
 
-// unique refuses, with ErrDuplicateID, rows of which an id is stored
-// already: in the overlay, or in the ids table.
+// unique refuses, with ErrDuplicateID, rows of which an id given by the
+// caller is stored already: in the overlay, or in the ids table.
 func (t *writeTx) unique(ctx context.Context, rows []eventstore.Row) error {
-	ids := make([]uuid.UUID, len(rows))
+	ids := make([]uuid.UUID, 0, len(rows))
 	for i := range rows {
-		ids[i] = rows[i].ID
+		if !rows[i].Minted {
+			ids = append(ids, rows[i].ID)
+		}
 	}
 	found, rest := t.s.overlay.positions(ids)
 	if len(found) > 0 {

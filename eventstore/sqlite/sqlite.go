@@ -67,7 +67,7 @@ const applicationID = 0x524c4447
 const schemaVersion = 2
 
 // defaultFlushStreams is how many changed stream states the overlay holds
-// before they are written to the streams table (about 100 bytes each).
+// before it is written to the tables (about 100 bytes each).
 const defaultFlushStreams = 200000
 
 // flushEvents bounds the events appended between flushes, and so the ids
@@ -133,7 +133,8 @@ type Config struct {
 	// Synchronous is SQLite's synchronous setting: FULL (the default) or NORMAL.
 	Synchronous string
 	// FlushStreams is how many changed stream states are held in memory
-	// before they are written to the streams table (default 50,000).
+	// before they, and the ids appended since the last flush, are written
+	// to the streams and ids tables (default 200,000).
 	FlushStreams int
 	// ReadOnly opens the ledger for reading only, beside a process that may
 	// be writing it. Append fails with a Forbidden error.
