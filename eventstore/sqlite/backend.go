@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -35,7 +34,13 @@ type writeTx struct {
 	// What Commit publishes to the overlay once the transaction is durable.
 	changed map[string]eventstore.StreamState
 	written []eventstore.Row // the rows of the transaction's one Write
-	flushed int64            // the new snapshot_at, when this batch flushed the overlay
+	flushed int64            // the new streams_at, when this batch flushed the stream states
+	// The pass of ids this batch wrote a run of, whether it began it, the
+	// pass's next run after this one, and the new ids_at if it was the last.
+	pass  *idPass
+	began bool
+	next  int
+	idsAt int64
 }
 
 func (t *writeTx) Load(ctx context.Context, streams []string, ids []uuid.UUID) (eventstore.Loaded, error) {
@@ -116,21 +121,66 @@ func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[
 		rows = rows[n:]
 	}
 	t.changed = streams
-	snapshotAt := "snapshot_at"
-	if t.s.overlay.size()+len(streams) >= t.s.flushAt || head.Position-t.s.overlay.snapshotAt() >= flushEvents {
+	var streamsAt int64
+	if t.s.overlay.size()+len(streams) >= t.s.flushAt || head.Position-t.s.overlay.streamsAt() >= flushEvents {
 		if err := t.flush(ctx, streams); err != nil {
 			return err
 		}
-		snapshotAt = "?4"
-		t.flushed = head.Position
+		streamsAt, t.flushed = head.Position, head.Position
 	}
-	return t.execPrepared(ctx, headUpdateSQL(snapshotAt), head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), head.Position)
+	if err := t.writeIDs(ctx, head.Position); err != nil {
+		return err
+	}
+	return t.execPrepared(ctx, headUpdateSQL, head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), streamsAt, t.idsAt)
 }
 
-// headUpdateSQL moves the head; snapshotAt is "snapshot_at" (kept) or "?4"
-// (the overlay was flushed at the new head).
-func headUpdateSQL(snapshotAt string) string {
-	return `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3, snapshot_at = ` + snapshotAt + ` WHERE id = 1`
+// headUpdateSQL moves the head, and streams_at or ids_at when ?4 or ?5
+// is not 0.
+const headUpdateSQL = `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3,
+	streams_at = iif(?4 > 0, ?4, streams_at), ids_at = iif(?5 > 0, ?5, ids_at) WHERE id = 1`
+
+// writeIDs writes the next run of the pass of ids under way, beginning a
+// pass first when the overlay has gathered flushIDs ids.
+func (t *writeTx) writeIDs(ctx context.Context, head int64) error {
+	o := t.s.overlay
+	o.mu.RLock()
+	pass := o.staged
+	if pass == nil && len(o.ids)+len(t.written) >= t.s.flushIDs {
+		pass = &idPass{upTo: head, ids: make([]idAt, 0, len(o.ids)+len(t.written))}
+		for id, pos := range o.ids {
+			pass.ids = append(pass.ids, idAt{id, pos})
+		}
+		t.began = true
+	}
+	o.mu.RUnlock()
+	if pass == nil {
+		return nil
+	}
+	if t.began {
+		for i := range t.written {
+			pass.ids = append(pass.ids, idAt{t.written[i].ID, t.written[i].Position})
+		}
+		slices.SortFunc(pass.ids, compareIDs)
+	}
+	run := (len(pass.ids) + idChunks - 1) / idChunks
+	t.pass, t.next = pass, min(len(pass.ids), pass.next+run)
+	if t.next == len(pass.ids) {
+		t.idsAt = pass.upTo
+	}
+	ids := pass.ids[pass.next:t.next]
+	args := make([]any, 0, insertChunk*2)
+	for len(ids) > 0 {
+		n := min(len(ids), insertChunk)
+		args = args[:0]
+		for _, e := range ids[:n] {
+			args = append(args, e.id[:], e.pos)
+		}
+		if err := t.exec(ctx, t.s.insertIDsN, n, insertIDsSQL, args); err != nil {
+			return fmt.Errorf("write event ids: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // unique refuses, with ErrDuplicateID, rows of which an id given by the
@@ -166,22 +216,14 @@ func (t *writeTx) unique(ctx context.Context, rows []eventstore.Row) error {
 	return nil
 }
 
-// flush writes the overlay and this batch's stream states and ids to the
-// streams and ids tables in key order, so that each page of a table is
-// written once.
+// flush writes the overlay's and this batch's stream states to the
+// streams table in name order, so that each page of the table is written
+// once.
 func (t *writeTx) flush(ctx context.Context, batch map[string]eventstore.StreamState) error {
-	o := t.s.overlay
-	o.mu.RLock()
-	all := maps.Clone(o.m)
-	ids := make([]idAt, 0, len(o.ids)+len(t.written))
-	for id, pos := range o.ids {
-		ids = append(ids, idAt{id, pos})
-	}
-	o.mu.RUnlock()
+	t.s.overlay.mu.RLock()
+	all := maps.Clone(t.s.overlay.m)
+	t.s.overlay.mu.RUnlock()
 	maps.Copy(all, batch)
-	for i := range t.written {
-		ids = append(ids, idAt{t.written[i].ID, t.written[i].Position})
-	}
 	names := slices.Sorted(maps.Keys(all))
 	args := make([]any, 0, insertChunk*3)
 	for len(names) > 0 {
@@ -196,24 +238,7 @@ func (t *writeTx) flush(ctx context.Context, batch map[string]eventstore.StreamS
 		}
 		names = names[n:]
 	}
-	slices.SortFunc(ids, func(a, b idAt) int { return bytes.Compare(a.id[:], b.id[:]) })
-	for len(ids) > 0 {
-		n := min(len(ids), insertChunk)
-		args = args[:0]
-		for _, e := range ids[:n] {
-			args = append(args, e.id[:], e.pos)
-		}
-		if err := t.exec(ctx, t.s.insertIDsN, n, insertIDsSQL, args); err != nil {
-			return fmt.Errorf("write event ids: %w", err)
-		}
-		ids = ids[n:]
-	}
 	return nil
-}
-
-type idAt struct {
-	id  uuid.UUID
-	pos int64
 }
 
 // exec runs the statement for a chunk of n rows (see statement).
@@ -279,13 +304,23 @@ func (t *writeTx) Commit(context.Context) error {
 	defer o.mu.Unlock()
 	if t.flushed > 0 {
 		o.m = make(map[string]eventstore.StreamState)
-		o.ids = make(map[uuid.UUID]int64)
 		o.at = t.flushed
-		return nil
+	} else {
+		maps.Copy(o.m, t.changed)
 	}
-	maps.Copy(o.m, t.changed)
-	for i := range t.written {
-		o.ids[t.written[i].ID] = t.written[i].Position
+	if t.began {
+		// The pass holds the batch's ids too.
+		o.staged, o.ids = t.pass, make(map[uuid.UUID]int64)
+	} else {
+		for i := range t.written {
+			o.ids[t.written[i].ID] = t.written[i].Position
+		}
+	}
+	if t.pass != nil {
+		t.pass.next = t.next
+		if t.idsAt > 0 {
+			o.staged = nil // the table holds them all now
+		}
 	}
 	return nil
 }
@@ -298,7 +333,7 @@ func (o *overlay) size() int {
 	return len(o.m)
 }
 
-func (o *overlay) snapshotAt() int64 {
+func (o *overlay) streamsAt() int64 {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return o.at

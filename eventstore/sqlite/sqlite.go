@@ -12,27 +12,36 @@
 // the stream's last event.
 //
 // Where is a stream's last event, and which position holds an id? The
-// streams table (name, version, last position) and the ids table (id,
-// position) are snapshots, valid as of head.snapshot_at; the stream states
-// and ids of the events since are held in memory (the overlay) and written
-// to the tables in one sorted pass when the overlay has grown (each leaf
-// page written once per pass, not once per event). At open the overlay is
-// rebuilt from the events after snapshot_at, so a crash loses nothing. The
-// overlay makes the writing process the only one that knows every stream's
-// last event and every id's position: Open takes an exclusive lock on the
-// data directory; read-only opens (verify, head) do not need the overlay,
-// look for the events after the snapshot in the log itself, and do not
-// take the lock.
+// streams table (name, version, last position) is a snapshot valid as of
+// head.streams_at, and the ids table (id, position) holds every id up to
+// head.ids_at (and maybe some after). The stream states and ids of the
+// events since are held in memory (the overlay). At open the overlay is
+// rebuilt from the events after those positions, so a crash loses nothing.
+// The overlay makes the writing process the only one that knows every
+// stream's last event and every id's position: Open takes an exclusive
+// lock on the data directory; read-only opens (verify, head) do not need
+// the overlay, look for the events after the snapshots in the log itself,
+// and do not take the lock.
 //
-// An event id is unique: the writer looks each new id up in the overlay
-// and the ids table before it appends (the look-ups the unique index made
-// anyway, without its writes).
+// The stream states are written to their table in one sorted pass when
+// enough have changed (each leaf page written once per pass, not once per
+// event). The ids, spread evenly over the whole table, would make such a
+// pass rewrite all of it, a stall of seconds for every million events; so
+// once flushIDs have gathered they are sorted and written over the next
+// idChunks batches, a run of neighbouring ids with each: each batch
+// rewrites a sixteenth of the table, and each page is still written about
+// once a pass. ids_at moves when the last run is written.
+//
+// An event id is unique: the writer looks each id a caller gives up in the
+// overlay and the ids table before it appends (the look-ups the unique
+// index made anyway, without its writes).
 //
 // Durability: WAL journal with synchronous=FULL, so a commit is on disk
 // before Append returns; one fsync per batch.
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -40,6 +49,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,13 +77,19 @@ const applicationID = 0x524c4447
 const schemaVersion = 2
 
 // defaultFlushStreams is how many changed stream states the overlay holds
-// before it is written to the tables (about 100 bytes each).
+// before they are written to the streams table (about 100 bytes each).
 const defaultFlushStreams = 200000
 
-// flushEvents bounds the events appended between flushes, and so the ids
-// the overlay holds (about 60 bytes each) and the log that Open replays to
-// rebuild it.
+// flushEvents bounds the events appended between flushes of the stream
+// states, and so the log that Open replays to rebuild them.
 const flushEvents = 1000000
+
+// defaultFlushIDs is how many ids the overlay gathers (about 60 bytes each)
+// before it writes them to the ids table, over idChunks batches.
+const defaultFlushIDs = 1000000
+
+// idChunks is how many batches write one pass of ids.
+const idChunks = 16
 
 const schema = `
 CREATE TABLE events (
@@ -86,13 +102,13 @@ CREATE TABLE events (
 	hash           BLOB NOT NULL,
 	env            BLOB NOT NULL     -- the rest of the envelope (envelope.go)
 );
--- Snapshots as of head.snapshot_at: each stream's state, and the position
--- of each event's id.
+-- A snapshot of each stream's state as of head.streams_at.
 CREATE TABLE streams (
 	name          TEXT PRIMARY KEY,
 	version       INTEGER NOT NULL,
 	last_position INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The position of every event id up to head.ids_at, and maybe of some after.
 CREATE TABLE ids (
 	id       BLOB PRIMARY KEY,
 	position INTEGER NOT NULL
@@ -102,9 +118,10 @@ CREATE TABLE head (
 	position    INTEGER NOT NULL,
 	hash        BLOB NOT NULL,
 	recorded_at INTEGER NOT NULL, -- microseconds since 1970, UTC
-	snapshot_at INTEGER NOT NULL
+	streams_at  INTEGER NOT NULL,
+	ids_at      INTEGER NOT NULL
 );
-INSERT INTO head VALUES (1, 0, zeroblob(32), 0, 0);
+INSERT INTO head VALUES (1, 0, zeroblob(32), 0, 0, 0);
 `
 
 // upgradeTo2 moves layout 1's id index into the ids table.
@@ -113,9 +130,10 @@ CREATE TABLE ids (
 	id       BLOB PRIMARY KEY,
 	position INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT INTO ids SELECT id, position FROM events WHERE position <= (SELECT streams_at FROM head WHERE id = 1) ORDER BY id;
+INSERT INTO ids SELECT id, position FROM events ORDER BY id;
 DROP INDEX events_id;
-ALTER TABLE head RENAME COLUMN streams_at TO snapshot_at;
+ALTER TABLE head ADD COLUMN ids_at INTEGER NOT NULL DEFAULT 0;
+UPDATE head SET ids_at = position;
 `
 
 // rowColumns are an event's own columns, as scanEvents reads them.
@@ -133,9 +151,11 @@ type Config struct {
 	// Synchronous is SQLite's synchronous setting: FULL (the default) or NORMAL.
 	Synchronous string
 	// FlushStreams is how many changed stream states are held in memory
-	// before they, and the ids appended since the last flush, are written
-	// to the streams and ids tables (default 200,000).
+	// before they are written to the streams table (default 200,000).
 	FlushStreams int
+	// FlushIDs is how many event ids are gathered in memory before they
+	// are written to the ids table (default 1,000,000).
+	FlushIDs int
 	// ReadOnly opens the ledger for reading only, beside a process that may
 	// be writing it. Append fails with a Forbidden error.
 	ReadOnly bool
@@ -162,18 +182,34 @@ type Store struct {
 	checkpoints *checkpointer // nil when read-only
 	// writes are the writer's statements of small batches (see
 	// smallBatch) and of the head's update, by their SQL.
-	writes  map[string]*sql.Stmt
-	flushAt int
+	writes   map[string]*sql.Stmt
+	flushAt  int
+	flushIDs int
 }
 
-// overlay holds the state of every stream changed since head.snapshot_at
-// and the position of every event appended since.
+// overlay holds the state of every stream changed since head.streams_at
+// and the position of every event appended since head.ids_at.
 type overlay struct {
-	mu  sync.RWMutex
-	m   map[string]eventstore.StreamState
-	ids map[uuid.UUID]int64
-	at  int64 // head.snapshot_at: the position the tables are valid at
+	mu     sync.RWMutex
+	m      map[string]eventstore.StreamState
+	at     int64 // head.streams_at: the position the streams table is valid at
+	ids    map[uuid.UUID]int64
+	staged *idPass // ids being written to the table, or nil
 }
+
+// idPass is a pass of ids sorted for the ids table, written a run at a time.
+type idPass struct {
+	ids  []idAt // sorted by id
+	next int    // the first not written yet
+	upTo int64  // ids_at once all are written
+}
+
+type idAt struct {
+	id  uuid.UUID
+	pos int64
+}
+
+func compareIDs(a, b idAt) int { return bytes.Compare(a.id[:], b.id[:]) }
 
 func newOverlay(at int64) *overlay {
 	return &overlay{m: make(map[string]eventstore.StreamState), ids: make(map[uuid.UUID]int64), at: at}
@@ -188,16 +224,22 @@ func (o *overlay) get(name string) (eventstore.StreamState, bool) {
 
 // positions splits ids into the positions of those the overlay holds and
 // the rest, which, if stored, are in the ids table. The overlay is read
-// before the table: a flush empties it only once the table holds its ids.
+// before the table: it lets go of ids only once the table holds them.
 func (o *overlay) positions(ids []uuid.UUID) (found []int64, rest []uuid.UUID) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	for _, id := range ids {
 		if pos, ok := o.ids[id]; ok {
 			found = append(found, pos)
-		} else {
-			rest = append(rest, id)
+			continue
 		}
+		if o.staged != nil {
+			if i, ok := slices.BinarySearchFunc(o.staged.ids, idAt{id: id}, compareIDs); ok {
+				found = append(found, o.staged.ids[i].pos)
+				continue
+			}
+		}
+		rest = append(rest, id)
 	}
 	return found, rest
 }
@@ -230,7 +272,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.FlushStreams <= 0 {
 		cfg.FlushStreams = defaultFlushStreams
 	}
-	s := &Store{notifier: eventstore.NewNotifier(), flushAt: cfg.FlushStreams}
+	if cfg.FlushIDs <= 0 {
+		cfg.FlushIDs = defaultFlushIDs
+	}
+	s := &Store{notifier: eventstore.NewNotifier(), flushAt: cfg.FlushStreams, flushIDs: cfg.FlushIDs}
 	if !cfg.ReadOnly {
 		var err error
 		if s.lock, err = lockDir(cfg.Dir); err != nil {
@@ -312,14 +357,14 @@ func lockDir(dir string) (*os.File, error) {
 }
 
 // loadOverlay rebuilds the in-memory stream states and ids from the events
-// after the tables' snapshot.
+// after the tables' snapshots.
 func (s *Store) loadOverlay(ctx context.Context) error {
-	var at int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT snapshot_at FROM head WHERE id = 1`).Scan(&at); err != nil {
+	var streamsAt, idsAt int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT streams_at, ids_at FROM head WHERE id = 1`).Scan(&streamsAt, &idsAt); err != nil {
 		return fmt.Errorf("load stream states: %w", err)
 	}
-	s.overlay = newOverlay(at)
-	rows, err := s.writer.QueryContext(ctx, `SELECT stream, id, position FROM events WHERE position > ? ORDER BY position`, at)
+	s.overlay = newOverlay(streamsAt)
+	rows, err := s.writer.QueryContext(ctx, `SELECT stream, id, position FROM events WHERE position > ? ORDER BY position`, min(streamsAt, idsAt))
 	if err != nil {
 		return fmt.Errorf("load stream states: %w", err)
 	}
@@ -334,7 +379,12 @@ func (s *Store) loadOverlay(ctx context.Context) error {
 		if len(id) != 16 {
 			return &eventstore.CorruptError{Position: pos, Reason: "the id is not 16 bytes"}
 		}
-		s.overlay.ids[uuid.UUID(id)] = pos
+		if pos > idsAt {
+			s.overlay.ids[uuid.UUID(id)] = pos
+		}
+		if pos <= streamsAt {
+			continue
+		}
 		st, ok := s.overlay.m[name]
 		if !ok {
 			// On the reader: the writer's one connection is busy with rows.
@@ -387,7 +437,8 @@ func insertSQL(n int) string {
 }
 
 func insertIDsSQL(n int) string {
-	return `INSERT INTO ids (id, position) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?),", n), ",")
+	// A pass cut short by a crash is written again from its start.
+	return `INSERT INTO ids (id, position) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?),", n), ",") + ` ON CONFLICT (id) DO NOTHING`
 }
 
 // probeSQL finds whether any of n ids is in the ids table.
@@ -417,7 +468,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
 	}
-	queries := []string{headUpdateSQL("snapshot_at"), headUpdateSQL("?4")}
+	queries := []string{headUpdateSQL}
 	for n := 1; n <= smallBatch; n++ {
 		queries = append(queries, insertSQL(n), upsertSQL(n), insertIDsSQL(n), probeSQL(n))
 	}
@@ -537,15 +588,15 @@ func (s *Store) ReadEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 
 // positionOf is the SQL of the position of the event whose id is the
 // parameter id, or NULL. The writing process finds the ids appended since
-// the snapshot in its overlay, and looks in the ids table for the rest; a
-// read-only store looks for them in the log after the snapshot, a scan of
-// at most flushEvents events.
+// ids_at in its overlay, and looks in the ids table for the rest; a
+// read-only store looks for them in the log after ids_at, a scan of at
+// most about 2 × flushIDs events.
 func positionOf(id string, readOnly bool) string {
 	if !readOnly {
 		return `(SELECT position FROM ids WHERE id = ` + id + `)`
 	}
 	return `coalesce((SELECT position FROM ids WHERE id = ` + id + `),
-		(SELECT position FROM events WHERE position > (SELECT snapshot_at FROM head WHERE id = 1) AND id = ` + id + `))`
+		(SELECT position FROM events WHERE position > (SELECT ids_at FROM head WHERE id = 1) AND id = ` + id + `))`
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -583,7 +634,7 @@ func readByID(ctx context.Context, q querier, ov *overlay, ids []uuid.UUID) (map
 		list := `?` + strings.Repeat(",?", n-1)
 		in := `SELECT position FROM ids WHERE id IN (` + list + `)`
 		if ov == nil {
-			in += ` UNION ALL SELECT position FROM events WHERE position > (SELECT snapshot_at FROM head WHERE id = 1) AND id IN (` + list + `)`
+			in += ` UNION ALL SELECT position FROM events WHERE position > (SELECT ids_at FROM head WHERE id = 1) AND id IN (` + list + `)`
 			args = append(args, args...)
 		}
 		if err := read(`SELECT `+eventColumns+` FROM events e WHERE e.position IN (`+in+`)`, args); err != nil {
@@ -636,7 +687,7 @@ func (s *Store) lastOf(ctx context.Context, stream string) (eventstore.StreamSta
 			coalesce((SELECT version FROM streams WHERE name = ?1), 0),
 			coalesce((SELECT last_position FROM streams WHERE name = ?1), 0),
 			count(*), max(position)
-		FROM events WHERE position > (SELECT snapshot_at FROM head WHERE id = 1) AND stream = ?1`, stream).Scan(&st.Version, &st.Last, &newer, &last)
+		FROM events WHERE position > (SELECT streams_at FROM head WHERE id = 1) AND stream = ?1`, stream).Scan(&st.Version, &st.Last, &newer, &last)
 	if last.Valid {
 		st.Version, st.Last = st.Version+newer, last.Int64
 	}

@@ -24,7 +24,7 @@ const childEnv = "RISKLEDGER_SQLITE_CRASH_CHILD"
 // openAt opens the store with a tiny overlay, so that the suite exercises
 // the streams table's flushes as well as the overlay.
 func openAt(ctx context.Context, dir string) (eventstore.Store, error) {
-	return sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 5})
+	return sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 5, FlushIDs: 3})
 }
 
 func TestMain(m *testing.M) {
@@ -135,7 +135,7 @@ func TestOpenRejectsWhatIsNotALedger(t *testing.T) {
 func TestOneWriterManyReaders(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	w, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 4})
+	w, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 4, FlushIDs: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,19 +234,25 @@ func TestLogIsCopiedBackBesideTheWriter(t *testing.T) {
 	}
 }
 
-// TestIDsOnBothSidesOfTheSnapshot finds events by id, and refuses their
-// ids to other events, whether the ids table holds them (appended before
-// the last flush) or the writer's overlay (after it): in the writer, in a
-// read-only store beside it, after a reopen, and after an upgrade from
-// layout 1, which kept a unique index on events(id) instead.
-func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
+// TestIDsInTheTableAndInMemory finds events by id, and refuses their ids
+// to other events, wherever the id is: gathered in the writer's memory, in
+// a pass being written to the ids table, or in the table: in the writer,
+// in a read-only store beside it, after a reopen, and after an upgrade
+// from layout 1, which kept a unique index on events(id) instead.
+func TestIDsInTheTableAndInMemory(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	w, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3})
+	// Passes of a few ids, each written over the next batches.
+	w, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3, FlushIDs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { w.Close() }()
+	r, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	call := func(stream string, n int) eventstore.StreamAppend {
 		return eventstore.StreamAppend{Stream: stream, Expected: eventstore.NoStream, Events: []eventstore.NewEvent{
 			{ID: uuid.New(), Type: "E", Payload: json.RawMessage(strconv.Itoa(n))}}}
@@ -255,10 +261,23 @@ func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
 	if _, err := w.Append(ctx, before); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 { // enough changed streams to flush the overlay
-		if _, err := w.Append(ctx, call("s"+strconv.Itoa(i), 0)); err != nil {
+	// The first id through every state: each append moves the passes on.
+	for i := range 40 {
+		c := call("s"+strconv.Itoa(i), 0)
+		if _, err := w.Append(ctx, c); err != nil {
 			t.Fatal(err)
 		}
+		for _, s := range []*sqlite.Store{w, r} {
+			got, err := s.ReadEvents(ctx, []uuid.UUID{before.Events[0].ID, c.Events[0].ID})
+			if err != nil || len(got) != 2 || got[before.Events[0].ID].Position != 1 || got[c.Events[0].ID].Position != int64(i+2) {
+				t.Fatalf("after %d appends: read events: %+v %v", i+2, got, err)
+			}
+		}
+	}
+	w.Close()
+	// Gather the last id in memory only.
+	if w, err = sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3, FlushIDs: 1000}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := w.Append(ctx, after); err != nil {
 		t.Fatal(err)
@@ -271,13 +290,19 @@ func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
 		return db
 	}
 	db := file()
-	var snapshotAt, inTable int64
-	if err := db.QueryRow(`SELECT snapshot_at, (SELECT count(*) FROM ids) FROM head`).Scan(&snapshotAt, &inTable); err != nil {
+	var beforeIn, afterIn, all, idsAt int64
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM ids WHERE id = ?1), (SELECT count(*) FROM ids WHERE id = ?2), (SELECT count(*) FROM ids), ids_at FROM head`,
+		before.Events[0].ID[:], after.Events[0].ID[:]).Scan(&beforeIn, &afterIn, &all, &idsAt); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	if snapshotAt < 1 || snapshotAt >= 5 || inTable != snapshotAt {
-		t.Fatalf("snapshot at %d with %d ids in the table: want the first event in the table and the last after it", snapshotAt, inTable)
+	if beforeIn != 1 || afterIn != 0 || idsAt < 1 || idsAt >= 42 {
+		t.Fatalf("in the ids table: the first id %d times, the last %d times, up to %d: want the first there and the last in memory", beforeIn, afterIn, idsAt)
+	}
+	// Of the 41 ids appended with passes of 2, only the last pass's few
+	// may be missing.
+	if all < 36 || idsAt < 36 {
+		t.Fatalf("the ids table holds %d ids, up to position %d, after 41 appends in passes of 2", all, idsAt)
 	}
 	idB, idA := before.Events[0].ID, after.Events[0].ID
 	check := func(what string, s *sqlite.Store, writes bool) {
@@ -285,14 +310,14 @@ func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
 		for _, c := range []struct {
 			id  uuid.UUID
 			pos int64
-		}{{idB, 1}, {idA, 5}} {
+		}{{idB, 1}, {idA, 42}} {
 			e, ok, err := s.ReadEvent(ctx, c.id)
 			if err != nil || !ok || e.Position != c.pos {
 				t.Fatalf("%s: read event %s: %+v %v %v, want position %d", what, c.id, e, ok, err, c.pos)
 			}
 		}
 		got, err := s.ReadEvents(ctx, []uuid.UUID{idA, uuid.New(), idB})
-		if err != nil || len(got) != 2 || got[idB].Position != 1 || got[idA].Position != 5 {
+		if err != nil || len(got) != 2 || got[idB].Position != 1 || got[idA].Position != 42 {
 			t.Fatalf("%s: read events: %+v %v", what, got, err)
 		}
 		if _, ok, err := s.ReadEvent(ctx, uuid.New()); ok || err != nil {
@@ -329,14 +354,10 @@ func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
 		}
 	}
 	check("writer", w, true)
-	r, err := sqlite.Open(ctx, sqlite.Config{Dir: dir, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	check("read-only", r, false)
 	r.Close()
 	w.Close()
-	if w, err = sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3}); err != nil {
+	if w, err = sqlite.Open(ctx, sqlite.Config{Dir: dir, FlushStreams: 3, FlushIDs: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	check("reopened", w, true)
@@ -347,7 +368,7 @@ func TestIDsOnBothSidesOfTheSnapshot(t *testing.T) {
 	for _, stmt := range []string{
 		`CREATE UNIQUE INDEX events_id ON events (id)`,
 		`DROP TABLE ids`,
-		`ALTER TABLE head RENAME COLUMN snapshot_at TO streams_at`,
+		`ALTER TABLE head DROP COLUMN ids_at`,
 		`PRAGMA user_version = 1`,
 	} {
 		if _, err := db.Exec(stmt); err != nil {
