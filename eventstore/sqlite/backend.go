@@ -128,7 +128,7 @@ func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[
 		}
 		streamsAt, t.flushed = head.Position, head.Position
 	}
-	if err := t.writeIDs(ctx, head.Position); err != nil {
+	if err := t.writeIDs(ctx); err != nil {
 		return err
 	}
 	return t.execPrepared(ctx, headUpdateSQL, head.Position, head.Hash[:], head.RecordedAt.UnixMicro(), streamsAt, t.idsAt)
@@ -139,28 +139,18 @@ func (t *writeTx) write(ctx context.Context, rows []eventstore.Row, streams map[
 const headUpdateSQL = `UPDATE head SET position = ?1, hash = ?2, recorded_at = ?3,
 	streams_at = iif(?4 > 0, ?4, streams_at), ids_at = iif(?5 > 0, ?5, ids_at) WHERE id = 1`
 
-// writeIDs writes the next run of the pass of ids under way, beginning a
-// pass first when the overlay has gathered flushIDs ids.
-func (t *writeTx) writeIDs(ctx context.Context, head int64) error {
+// writeIDs writes the next run of the pass of ids under way, or of the
+// pass that is ready to begin.
+func (t *writeTx) writeIDs(ctx context.Context) error {
 	o := t.s.overlay
 	o.mu.RLock()
 	pass := o.staged
-	if pass == nil && len(o.ids)+len(t.written) >= t.s.flushIDs {
-		pass = &idPass{upTo: head, ids: make([]idAt, 0, len(o.ids)+len(t.written))}
-		for id, pos := range o.ids {
-			pass.ids = append(pass.ids, idAt{id, pos})
-		}
-		t.began = true
+	if pass == nil && o.ready != nil {
+		pass, t.began = o.ready, true
 	}
 	o.mu.RUnlock()
 	if pass == nil {
 		return nil
-	}
-	if t.began {
-		for i := range t.written {
-			pass.ids = append(pass.ids, idAt{t.written[i].ID, t.written[i].Position})
-		}
-		slices.SortFunc(pass.ids, compareIDs)
 	}
 	run := (len(pass.ids) + idChunks - 1) / idChunks
 	t.pass, t.next = pass, min(len(pass.ids), pass.next+run)
@@ -308,19 +298,20 @@ func (t *writeTx) Commit(context.Context) error {
 	} else {
 		maps.Copy(o.m, t.changed)
 	}
+	for i := range t.written {
+		o.ids[t.written[i].ID] = t.written[i].Position
+	}
 	if t.began {
-		// The pass holds the batch's ids too.
-		o.staged, o.ids = t.pass, make(map[uuid.UUID]int64)
-	} else {
-		for i := range t.written {
-			o.ids[t.written[i].ID] = t.written[i].Position
-		}
+		o.staged, o.ready, o.frozen = t.pass, nil, nil
 	}
 	if t.pass != nil {
 		t.pass.next = t.next
 		if t.idsAt > 0 {
 			o.staged = nil // the table holds them all now
 		}
+	}
+	if len(t.written) > 0 {
+		o.freeze(t.s.flushIDs, t.written[len(t.written)-1].Position)
 	}
 	return nil
 }

@@ -41,9 +41,10 @@
 package sqlite
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,7 +86,8 @@ const defaultFlushStreams = 200000
 const flushEvents = 1000000
 
 // defaultFlushIDs is how many ids the overlay gathers (about 60 bytes each)
-// before it writes them to the ids table, over idChunks batches.
+// before it sorts them and writes them to the ids table, over idChunks
+// batches.
 const defaultFlushIDs = 1000000
 
 // idChunks is how many batches write one pass of ids.
@@ -190,11 +192,16 @@ type Store struct {
 // overlay holds the state of every stream changed since head.streams_at
 // and the position of every event appended since head.ids_at.
 type overlay struct {
-	mu     sync.RWMutex
-	m      map[string]eventstore.StreamState
-	at     int64 // head.streams_at: the position the streams table is valid at
-	ids    map[uuid.UUID]int64
-	staged *idPass // ids being written to the table, or nil
+	mu  sync.RWMutex
+	m   map[string]eventstore.StreamState
+	at  int64 // head.streams_at: the position the streams table is valid at
+	ids map[uuid.UUID]int64
+	// Once flushIDs have gathered, they move to frozen while another
+	// goroutine sorts them into a pass (ready), which the next batch
+	// begins to write (staged). One pass at a time.
+	frozen map[uuid.UUID]int64
+	ready  *idPass
+	staged *idPass
 }
 
 // idPass is a pass of ids sorted for the ids table, written a run at a time.
@@ -209,7 +216,36 @@ type idAt struct {
 	pos int64
 }
 
-func compareIDs(a, b idAt) int { return bytes.Compare(a.id[:], b.id[:]) }
+// compareIDs orders ids as SQLite orders their blobs, a byte at a time,
+// comparing eight at once.
+func compareIDs(a, b idAt) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a.id[:8]), binary.BigEndian.Uint64(b.id[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a.id[8:]), binary.BigEndian.Uint64(b.id[8:]))
+}
+
+// freeze moves the gathered ids to frozen, when there are flushIDs of
+// them and no pass under way, and sorts them into the ready pass on a
+// goroutine of its own. upTo is the position of the last of them. The
+// caller holds the lock.
+func (o *overlay) freeze(flushIDs int, upTo int64) {
+	if len(o.ids) < flushIDs || o.frozen != nil || o.ready != nil || o.staged != nil {
+		return
+	}
+	frozen := o.ids
+	o.frozen, o.ids = frozen, make(map[uuid.UUID]int64)
+	go func() {
+		pass := &idPass{upTo: upTo, ids: make([]idAt, 0, len(frozen))}
+		for id, pos := range frozen { // frozen is only read from now on
+			pass.ids = append(pass.ids, idAt{id, pos})
+		}
+		slices.SortFunc(pass.ids, compareIDs)
+		o.mu.Lock()
+		o.ready = pass
+		o.mu.Unlock()
+	}()
+}
 
 func newOverlay(at int64) *overlay {
 	return &overlay{m: make(map[string]eventstore.StreamState), ids: make(map[uuid.UUID]int64), at: at}
@@ -230,6 +266,10 @@ func (o *overlay) positions(ids []uuid.UUID) (found []int64, rest []uuid.UUID) {
 	defer o.mu.RUnlock()
 	for _, id := range ids {
 		if pos, ok := o.ids[id]; ok {
+			found = append(found, pos)
+			continue
+		}
+		if pos, ok := o.frozen[id]; ok {
 			found = append(found, pos)
 			continue
 		}

@@ -299,9 +299,10 @@ func TestIDsInTheTableAndInMemory(t *testing.T) {
 	if beforeIn != 1 || afterIn != 0 || idsAt < 1 || idsAt >= 42 {
 		t.Fatalf("in the ids table: the first id %d times, the last %d times, up to %d: want the first there and the last in memory", beforeIn, afterIn, idsAt)
 	}
-	// Of the 41 ids appended with passes of 2, only the last pass's few
-	// may be missing.
-	if all < 36 || idsAt < 36 {
+	// Of the 41 ids appended with passes of 2, only the last few passes'
+	// may be missing (each is sorted on a goroutine of its own, and begins
+	// with the batch after that).
+	if all < 30 || idsAt < 30 {
 		t.Fatalf("the ids table holds %d ids, up to position %d, after 41 appends in passes of 2", all, idsAt)
 	}
 	idB, idA := before.Events[0].ID, after.Events[0].ID
