@@ -189,10 +189,7 @@ func (t *writeTx) unique(ctx context.Context, rows []eventstore.Row) error {
 	args := make([]any, 0, insertChunk)
 	for len(rest) > 0 {
 		n := min(len(rest), insertChunk)
-		args = args[:0]
-		for _, id := range rest[:n] {
-			args = append(args, id[:])
-		}
+		args = idArgs(args[:0], rest[:n])
 		var pos int64
 		err := t.queryRow(ctx, t.s.probeN, n, probeSQL, args).Scan(&pos)
 		if err == nil {

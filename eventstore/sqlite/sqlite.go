@@ -668,10 +668,7 @@ func readByID(ctx context.Context, q querier, ov *overlay, ids []uuid.UUID) (map
 	args := make([]any, 0, chunk)
 	for len(ids) > 0 {
 		n := min(len(ids), chunk)
-		args = args[:0]
-		for _, id := range ids[:n] {
-			args = append(args, id[:])
-		}
+		args = idArgs(args[:0], ids[:n])
 		list := `?` + strings.Repeat(",?", n-1)
 		in := `SELECT position FROM ids WHERE id IN (` + list + `)`
 		if ov == nil {
@@ -695,6 +692,14 @@ func readByID(ctx context.Context, q querier, ov *overlay, ids []uuid.UUID) (map
 		at = at[n:]
 	}
 	return out, nil
+}
+
+// idArgs appends ids to args as the blobs SQLite keeps them as.
+func idArgs(args []any, ids []uuid.UUID) []any {
+	for _, id := range ids {
+		args = append(args, id[:])
+	}
+	return args
 }
 
 // StreamVersion implements eventstore.Store.
