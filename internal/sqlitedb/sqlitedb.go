@@ -165,7 +165,7 @@ func (f File) upgrade(ctx context.Context, db *sql.DB, path string, version int)
 	for v := version; v < f.Version; v++ {
 		if _, err := tx.ExecContext(ctx, f.Upgrades[v-1]); err != nil {
 			return domain.Errorf(domain.Unavailable,
-				"%s has layout %d and could not be upgraded to layout %d (a riskledger that writes it upgrades it; a read-only open cannot): %v", path, v, v+1, err)
+				"%s has layout %d and could not be upgraded to layout %d (%v): a command that writes upgrades it, so run riskledger serve, or an import, once; commands that only read cannot", path, v, v+1, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", f.Version)); err != nil {
