@@ -152,7 +152,9 @@ func (t *writeTx) writeIDs(ctx context.Context) error {
 	if pass == nil {
 		return nil
 	}
-	run := (len(pass.ids) + idChunks - 1) / idChunks
+	// Twice the batch's own ids: the pass is written before the next
+	// one has gathered.
+	run := max(2*len(t.written), 1)
 	t.pass, t.next = pass, min(len(pass.ids), pass.next+run)
 	if t.next == len(pass.ids) {
 		t.idsAt = pass.upTo

@@ -28,10 +28,11 @@
 // event). The ids, spread evenly over the whole table, would make such a
 // pass rewrite all of it in one batch: 1.4-1.9 s for a million ids at 1-5
 // million events. So once flushIDs have gathered, a goroutine sorts them,
-// and the next idChunks batches write them, a run of neighbouring ids
-// each: each batch rewrites a sixteenth of the table (at most 123 ms at
-// 5 million events), and each page is still written about once a pass.
-// ids_at moves when the last run is written.
+// and the next batches write them, each a run of neighbouring ids twice
+// as long as the batch: a batch's share of the pass's writes is its share
+// of the appends (while the next pass gathers, this one is written), and
+// each page of the table is still written about once a pass. ids_at moves
+// when the last run is written.
 //
 // An event id is unique: the writer looks each id a caller gives up in the
 // overlay and the ids table before it appends (the look-ups the unique
@@ -87,12 +88,8 @@ const defaultFlushStreams = 200000
 const flushEvents = 1000000
 
 // defaultFlushIDs is how many ids the overlay gathers (about 60 bytes each)
-// before it sorts them and writes them to the ids table, over idChunks
-// batches.
+// before it sorts them and writes them to the ids table.
 const defaultFlushIDs = 1000000
-
-// idChunks is how many batches write one pass of ids.
-const idChunks = 16
 
 const schema = `
 CREATE TABLE events (
