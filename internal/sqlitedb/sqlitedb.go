@@ -30,8 +30,8 @@ type File struct {
 	// Schema creates the tables of a new file.
 	Schema string
 	// Upgrades[v-1] changes a file of layout v into layout v+1, in the
-	// transaction that also marks it so. A file older than the first
-	// layout with an upgrade is refused.
+	// transaction that also marks it so; there is one for every layout
+	// before Version, or older files are refused.
 	Upgrades []string
 }
 
@@ -154,7 +154,7 @@ func (f File) Migrate(ctx context.Context, db *sql.DB, path string) error {
 // upgrade brings a file of an older layout to f.Version in one
 // transaction: a failed upgrade leaves the file as it was.
 func (f File) upgrade(ctx context.Context, db *sql.DB, path string, version int) error {
-	if version-1 >= len(f.Upgrades) || f.Version-1 > len(f.Upgrades) {
+	if len(f.Upgrades) < f.Version-1 {
 		return domain.Errorf(domain.Invalid, "%s has layout %d, which this riskledger cannot upgrade to layout %d", path, version, f.Version)
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -164,8 +164,12 @@ func (f File) upgrade(ctx context.Context, db *sql.DB, path string, version int)
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	for v := version; v < f.Version; v++ {
 		if _, err := tx.ExecContext(ctx, f.Upgrades[v-1]); err != nil {
-			return domain.Errorf(domain.Unavailable,
-				"%s has layout %d and could not be upgraded to layout %d (%v): a command that writes upgrades it, so run riskledger serve, or an import, once; commands that only read cannot", path, v, v+1, err)
+			var e *sqlite.Error
+			if errors.As(err, &e) && e.Code()&0xff == codeReadOnly {
+				return domain.Errorf(domain.Unavailable,
+					"%s has layout %d, which a command that only reads cannot upgrade to layout %d: run riskledger serve, or an import, once", path, v, v+1)
+			}
+			return fmt.Errorf("upgrade %s %s from layout %d: %w", f.What, path, v, Classify(err))
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", f.Version)); err != nil {
